@@ -1,0 +1,37 @@
+// StrCat for std::string_view. Debian's abseil is built with its own absl::string_view
+// (ABSL_OPTION_USE_STD_STRING_VIEW is 0), so absl::StrCat does not take std::string_view;
+// this one does, together with integers. Pure; safe from any thread.
+#ifndef METRICSGATE_BASE_STR_CAT_H_
+#define METRICSGATE_BASE_STR_CAT_H_
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+namespace metricsgate {
+namespace internal_str_cat {
+
+template <typename T>
+void Append(std::string* out, const T& part) {
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    out->append(std::string_view(part));
+  } else if constexpr (std::same_as<T, char>) {
+    out->push_back(part);
+  } else {
+    static_assert(std::integral<T>, "StrCat takes strings, chars and integers");
+    out->append(std::to_string(part));
+  }
+}
+
+}  // namespace internal_str_cat
+
+template <typename... Parts>
+std::string StrCat(const Parts&... parts) {
+  std::string out;
+  (internal_str_cat::Append(&out, parts), ...);
+  return out;
+}
+
+}  // namespace metricsgate
+
+#endif  // METRICSGATE_BASE_STR_CAT_H_

@@ -1,0 +1,112 @@
+#include "export/text_format.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace metricsgate::exporter {
+namespace {
+
+using storage::MetricFamily;
+using storage::MetricType;
+using storage::Sample;
+
+std::string_view TypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kUntyped:
+      return "untyped";
+  }
+  return "untyped";
+}
+
+// HELP text escapes `\` and newline; label values also escape `"`.
+void AppendEscaped(std::string_view text, bool escape_quote, std::string* out) {
+  for (char c : text) {
+    if (c == '\\') {
+      out->append("\\\\");
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else if (c == '"' && escape_quote) {
+      out->append("\\\"");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+void AppendSample(std::string_view name, const Sample& sample, std::string* out) {
+  out->append(name);
+  if (!sample.labels.empty()) {
+    out->push_back('{');
+    for (size_t i = 0; i < sample.labels.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      out->append(sample.labels[i].first);
+      out->append("=\"");
+      AppendEscaped(sample.labels[i].second, /*escape_quote=*/true, out);
+      out->push_back('"');
+    }
+    out->push_back('}');
+  }
+  out->push_back(' ');
+  AppendValue(sample.value, out);
+  out->push_back('\n');
+}
+
+}  // namespace
+
+void AppendValue(double value, std::string* out) {
+  if (std::isnan(value)) {
+    out->append("NaN");
+    return;
+  }
+  if (std::isinf(value)) {
+    out->append(value > 0 ? "+Inf" : "-Inf");
+    return;
+  }
+  if (value == 0) {  // also -0, which Go writes as "0"
+    out->push_back('0');
+    return;
+  }
+  char buf[64];
+  // Shortest round-trip digits in scientific form tell the decimal exponent.
+  auto sci = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::scientific);
+  std::string_view scientific(buf, sci.ptr - buf);
+  int exponent = 0;
+  const char* exponent_text = scientific.data() + scientific.find('e') + 1;
+  if (*exponent_text == '+') ++exponent_text;  // from_chars takes '-' but not '+'
+  std::from_chars(exponent_text, sci.ptr, exponent);
+  if (exponent < -4 || exponent >= 6) {
+    out->append(scientific);  // "1.5e+06", two exponent digits at least, as Go
+    return;
+  }
+  auto fixed = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed);
+  out->append(buf, fixed.ptr - buf);
+}
+
+std::string RenderText(std::vector<MetricFamily> families) {
+  std::sort(families.begin(), families.end(),
+            [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
+  std::string out;
+  for (MetricFamily& family : families) {
+    if (family.samples.empty()) continue;
+    std::sort(family.samples.begin(), family.samples.end(),
+              [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+    out.append("# HELP ");
+    out.append(family.name);
+    out.push_back(' ');
+    AppendEscaped(family.help, /*escape_quote=*/false, &out);
+    out.append("\n# TYPE ");
+    out.append(family.name);
+    out.push_back(' ');
+    out.append(TypeName(family.type));
+    out.push_back('\n');
+    for (const Sample& sample : family.samples) AppendSample(family.name, sample, &out);
+  }
+  return out;
+}
+
+}  // namespace metricsgate::exporter

@@ -1,0 +1,84 @@
+#include "export/text_format.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace metricsgate::exporter {
+namespace {
+
+using storage::MetricFamily;
+using storage::MetricType;
+
+std::string Value(double v) {
+  std::string out;
+  AppendValue(v, &out);
+  return out;
+}
+
+TEST(TextFormatTest, FormatsValuesAsGoStrconvG) {
+  // Expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64) returns.
+  EXPECT_EQ(Value(0), "0");
+  EXPECT_EQ(Value(-0.0), "0");
+  EXPECT_EQ(Value(1), "1");
+  EXPECT_EQ(Value(-1), "-1");
+  EXPECT_EQ(Value(0.1), "0.1");
+  EXPECT_EQ(Value(3.5), "3.5");
+  EXPECT_EQ(Value(-7), "-7");
+  EXPECT_EQ(Value(999999), "999999");
+  EXPECT_EQ(Value(123456.5), "123456.5");
+  EXPECT_EQ(Value(1e6), "1e+06");
+  EXPECT_EQ(Value(1234567), "1.234567e+06");
+  EXPECT_EQ(Value(608863452348.1149), "6.088634523481149e+11");
+  EXPECT_EQ(Value(0.0001), "0.0001");
+  EXPECT_EQ(Value(0.00001), "1e-05");
+  EXPECT_EQ(Value(1.5e-7), "1.5e-07");
+  EXPECT_EQ(Value(1e100), "1e+100");
+  EXPECT_EQ(Value(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(Value(std::numeric_limits<double>::max()), "1.7976931348623157e+308");
+  EXPECT_EQ(Value(std::numeric_limits<double>::denorm_min()), "5e-324");
+  EXPECT_EQ(Value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(Value(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(Value(std::nan("")), "NaN");
+}
+
+TEST(TextFormatTest, RendersSortedFamiliesWithHelpAndType) {
+  std::vector<MetricFamily> families = {
+      {"zeta", "Last.", MetricType::kGauge, {{{}, -2.5}}},
+      {"deploys_web", "Deploys.", MetricType::kCounter, {{{}, 1}}},
+      {"mid", "Labelled.", MetricType::kCounter,
+       {{{{"reason", "b"}}, 2}, {{{"reason", "a"}}, 1}}},
+  };
+  EXPECT_EQ(RenderText(families),
+            "# HELP deploys_web Deploys.\n"
+            "# TYPE deploys_web counter\n"
+            "deploys_web 1\n"
+            "# HELP mid Labelled.\n"
+            "# TYPE mid counter\n"
+            "mid{reason=\"a\"} 1\n"
+            "mid{reason=\"b\"} 2\n"
+            "# HELP zeta Last.\n"
+            "# TYPE zeta gauge\n"
+            "zeta -2.5\n");
+}
+
+TEST(TextFormatTest, EscapesHelpAndLabelValues) {
+  std::vector<MetricFamily> families = {
+      {"m", "a \\ back\nslash \"quoted\"", MetricType::kUntyped,
+       {{{{"l1", "x\"y"}, {"l2", "a\\b\nc"}}, 1}}},
+  };
+  EXPECT_EQ(RenderText(families),
+            "# HELP m a \\\\ back\\nslash \"quoted\"\n"
+            "# TYPE m untyped\n"
+            "m{l1=\"x\\\"y\",l2=\"a\\\\b\\nc\"} 1\n");
+}
+
+TEST(TextFormatTest, SkipsEmptyFamiliesAndRendersNothingForNone) {
+  EXPECT_EQ(RenderText({}), "");
+  EXPECT_EQ(RenderText({{"empty", "No samples.", MetricType::kGauge, {}}}), "");
+}
+
+}  // namespace
+}  // namespace metricsgate::exporter

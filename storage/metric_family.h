@@ -1,0 +1,32 @@
+// The exposition-neutral snapshot model: what the store (and every module's own telemetry)
+// hands to the exporters. Plain values, no references into the store, so a snapshot stays
+// valid after the store changes. Not thread-safe by itself; a snapshot belongs to one thread.
+#ifndef METRICSGATE_STORAGE_METRIC_FAMILY_H_
+#define METRICSGATE_STORAGE_METRIC_FAMILY_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace metricsgate::storage {
+
+enum class MetricType { kCounter, kGauge, kUntyped };
+
+// A label pair; names are valid Prometheus label names.
+using Label = std::pair<std::string, std::string>;
+
+struct Sample {
+  std::vector<Label> labels;  // Sorted by name.
+  double value = 0;
+};
+
+struct MetricFamily {
+  std::string name;  // A valid Prometheus metric name.
+  std::string help;
+  MetricType type = MetricType::kUntyped;
+  std::vector<Sample> samples;
+};
+
+}  // namespace metricsgate::storage
+
+#endif  // METRICSGATE_STORAGE_METRIC_FAMILY_H_
