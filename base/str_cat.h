@@ -1,6 +1,6 @@
 // StrCat for std::string_view. Debian's abseil is built with its own absl::string_view
 // (ABSL_OPTION_USE_STD_STRING_VIEW is 0), so absl::StrCat does not take std::string_view;
-// this one does, together with integers. Pure; safe from any thread.
+// this one does, together with absl::string_view, chars and integers. Pure; safe from any thread.
 #ifndef METRICSGATE_BASE_STR_CAT_H_
 #define METRICSGATE_BASE_STR_CAT_H_
 
@@ -15,6 +15,8 @@ template <typename T>
 void Append(std::string* out, const T& part) {
   if constexpr (std::is_convertible_v<const T&, std::string_view>) {
     out->append(std::string_view(part));
+  } else if constexpr (requires { std::string_view(part.data(), part.size()); }) {
+    out->append(part.data(), part.size());  // absl::string_view and the like
   } else if constexpr (std::same_as<T, char>) {
     out->push_back(part);
   } else {

@@ -1,0 +1,124 @@
+#include "server/flags.h"
+
+#include <functional>
+
+#include "base/str_cat.h"
+#include "base/status_macros.h"
+#include "server/listen_address.h"
+
+#ifndef MG_VERSION
+#error "MG_VERSION must be defined by the build"
+#endif
+
+namespace metricsgate::server {
+namespace {
+
+// Accepts a listen address, or "" where the listener may be disabled.
+absl::Status CheckAddress(std::string_view value, bool may_be_empty) {
+  if (value.empty() && may_be_empty) return absl::OkStatus();
+  return ParseListenAddress(value).status();
+}
+
+struct FlagDef {
+  std::string_view name;
+  std::string_view default_value;
+  std::string_view help;
+  std::function<absl::Status(std::string_view, Config*)> set;
+};
+
+const std::vector<FlagDef>& Flags() {
+  static const std::vector<FlagDef> flags = {
+      {"web.listen-address", ":9091",
+       "Address to listen on for HTTP: /metrics, health and readiness.",
+       [](std::string_view v, Config* c) {
+         MG_RETURN_IF_ERROR(CheckAddress(v, /*may_be_empty=*/false));
+         c->web_listen_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"web.telemetry-path", "/metrics", "Path under which to expose metrics.",
+       [](std::string_view v, Config* c) {
+         if (v.empty() || v[0] != '/') {
+           return absl::InvalidArgumentError(StrCat("must start with '/', got \"", v, "\""));
+         }
+         c->web_telemetry_path = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"statsd.listen-udp", ":8125",
+       "The UDP address on which to receive StatsD lines. \"\" disables it.",
+       [](std::string_view v, Config* c) {
+         MG_RETURN_IF_ERROR(CheckAddress(v, /*may_be_empty=*/true));
+         c->statsd_listen_udp = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"log.level", "info", "Only log messages with the given severity or above: "
+                            "debug, info, warn, error.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->log_level, log::ParseLevel(v));
+         return absl::OkStatus();
+       }},
+  };
+  return flags;
+}
+
+}  // namespace
+
+absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args) {
+  ParsedFlags parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      parsed.action = ParsedFlags::Action::kHelp;
+      return parsed;
+    }
+    if (arg == "--version") {
+      parsed.action = ParsedFlags::Action::kVersion;
+      return parsed;
+    }
+    if (!arg.starts_with("--")) {
+      return absl::InvalidArgumentError(
+          StrCat("unexpected argument \"", arg, "\", try --help"));
+    }
+    const size_t equals = arg.find('=');
+    const std::string_view name = arg.substr(2, equals == std::string_view::npos ? arg.npos
+                                                                                  : equals - 2);
+    const FlagDef* flag = nullptr;
+    for (const FlagDef& candidate : Flags()) {
+      if (candidate.name == name) flag = &candidate;
+    }
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat("unknown long flag '--", name, "', try --help"));
+    }
+    std::string_view value;
+    if (equals != std::string_view::npos) {
+      value = arg.substr(equals + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(StrCat("expected a value for '--", name, "'"));
+    }
+    if (absl::Status status = flag->set(value, &parsed.config); !status.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("invalid value for '--", name, "': ", std::string(status.message())));
+    }
+  }
+  return parsed;
+}
+
+std::string HelpText() {
+  std::string text =
+      "usage: metricsgate [<flags>]\n\n"
+      "One server for StatsD clients and Pushgateway pushes, scraped by Prometheus.\n\n"
+      "Flags:\n"
+      "  -h, --help     Show this help and exit.\n"
+      "      --version  Show the version and exit.\n";
+  for (const FlagDef& flag : Flags()) {
+    text += StrCat("      --", flag.name, "=\"", flag.default_value, "\"\n          ", flag.help,
+                   "\n");
+  }
+  return text;
+}
+
+std::string VersionText() { return StrCat("metricsgate, version ", MG_VERSION, "\n"); }
+
+}  // namespace metricsgate::server

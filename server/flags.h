@@ -1,0 +1,42 @@
+// Command-line flags. Names follow the tools metricsgate replaces (Pushgateway's `--web.*`,
+// statsd_exporter's `--statsd.*`), in kingpin's two spellings `--name=value` and
+// `--name value`. Pure; safe from any thread.
+#ifndef METRICSGATE_SERVER_FLAGS_H_
+#define METRICSGATE_SERVER_FLAGS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/log.h"
+
+namespace metricsgate::server {
+
+// Everything the server needs to start; the defaults are PRODUCT.md's.
+struct Config {
+  std::string web_listen_address = ":9091";
+  std::string web_telemetry_path = "/metrics";
+  std::string statsd_listen_udp = ":8125";  // "" disables the listener
+  log::Level log_level = log::Level::kInfo;
+};
+
+struct ParsedFlags {
+  enum class Action { kRun, kHelp, kVersion };
+  Action action = Action::kRun;
+  Config config;
+};
+
+// Parses `args` (argv without the program name). Returns kInvalidArgument naming the flag for
+// an unknown flag, a missing value or a bad value.
+absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args);
+
+// The --help text: usage and every flag with its default.
+std::string HelpText();
+
+// The --version text.
+std::string VersionText();
+
+}  // namespace metricsgate::server
+
+#endif  // METRICSGATE_SERVER_FLAGS_H_

@@ -1,0 +1,82 @@
+#include "server/flags.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace metricsgate::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<ParsedFlags> Parse(std::vector<std::string_view> args) { return ParseFlags(args); }
+
+TEST(FlagsTest, DefaultsAreTheProductDefaults) {
+  absl::StatusOr<ParsedFlags> parsed = Parse({});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->action, ParsedFlags::Action::kRun);
+  EXPECT_EQ(parsed->config.web_listen_address, ":9091");
+  EXPECT_EQ(parsed->config.web_telemetry_path, "/metrics");
+  EXPECT_EQ(parsed->config.statsd_listen_udp, ":8125");
+  EXPECT_EQ(parsed->config.log_level, log::Level::kInfo);
+}
+
+TEST(FlagsTest, TakesBothKingpinSpellings) {
+  absl::StatusOr<ParsedFlags> parsed =
+      Parse({"--web.listen-address=127.0.0.1:0", "--statsd.listen-udp", "[::1]:0",
+             "--web.telemetry-path=/m", "--log.level", "debug"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.web_listen_address, "127.0.0.1:0");
+  EXPECT_EQ(parsed->config.statsd_listen_udp, "[::1]:0");
+  EXPECT_EQ(parsed->config.web_telemetry_path, "/m");
+  EXPECT_EQ(parsed->config.log_level, log::Level::kDebug);
+}
+
+TEST(FlagsTest, EmptyUdpAddressDisablesTheListener) {
+  absl::StatusOr<ParsedFlags> parsed = Parse({"--statsd.listen-udp="});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.statsd_listen_udp, "");
+}
+
+TEST(FlagsTest, HelpAndVersionWin) {
+  EXPECT_EQ(Parse({"--help"})->action, ParsedFlags::Action::kHelp);
+  EXPECT_EQ(Parse({"-h"})->action, ParsedFlags::Action::kHelp);
+  EXPECT_EQ(Parse({"--version"})->action, ParsedFlags::Action::kVersion);
+}
+
+TEST(FlagsTest, RejectsBadFlagsByName) {
+  EXPECT_EQ(Parse({"--web.listen-adress=:1"}).status(),
+            absl::InvalidArgumentError("unknown long flag '--web.listen-adress', try --help"));
+  EXPECT_EQ(Parse({"--statsd.listen-udp"}).status(),
+            absl::InvalidArgumentError("expected a value for '--statsd.listen-udp'"));
+  EXPECT_EQ(Parse({"stray"}).status(),
+            absl::InvalidArgumentError("unexpected argument \"stray\", try --help"));
+  EXPECT_EQ(Parse({"--web.listen-address="}).status(),
+            absl::InvalidArgumentError("invalid value for '--web.listen-address': invalid "
+                                       "listen address \"\": missing port (want host:port or "
+                                       ":port)"));
+  EXPECT_EQ(Parse({"--statsd.listen-udp=:99999"}).status(),
+            absl::InvalidArgumentError("invalid value for '--statsd.listen-udp': invalid listen "
+                                       "address \":99999\": port out of range 0-65535"));
+  EXPECT_EQ(Parse({"--web.telemetry-path=metrics"}).status(),
+            absl::InvalidArgumentError(
+                "invalid value for '--web.telemetry-path': must start with '/', got \"metrics\""));
+  EXPECT_EQ(Parse({"--log.level=loud"}).status(),
+            absl::InvalidArgumentError("invalid value for '--log.level': unknown log level "
+                                       "\"loud\" (want debug, info, warn or error)"));
+}
+
+TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
+  const std::string help = HelpText();
+  EXPECT_THAT(help, HasSubstr("--web.listen-address=\":9091\""));
+  EXPECT_THAT(help, HasSubstr("--web.telemetry-path=\"/metrics\""));
+  EXPECT_THAT(help, HasSubstr("--statsd.listen-udp=\":8125\""));
+  EXPECT_THAT(help, HasSubstr("--log.level=\"info\""));
+  EXPECT_THAT(help, HasSubstr("--version"));
+}
+
+TEST(FlagsTest, VersionNamesTheProgram) {
+  EXPECT_THAT(VersionText(), HasSubstr("metricsgate, version "));
+}
+
+}  // namespace
+}  // namespace metricsgate::server

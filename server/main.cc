@@ -1,0 +1,36 @@
+// metricsgate: parses flags and wires the modules together; nothing else lives here.
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
+#include "base/log.h"
+#include "server/flags.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using metricsgate::server::ParsedFlags;
+  namespace log = metricsgate::log;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  absl::StatusOr<ParsedFlags> flags = metricsgate::server::ParseFlags(args);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "metricsgate: error: %s\n", std::string(flags.status().message()).c_str());
+    return 2;
+  }
+  switch (flags->action) {
+    case ParsedFlags::Action::kHelp:
+      std::fputs(metricsgate::server::HelpText().c_str(), stdout);
+      return 0;
+    case ParsedFlags::Action::kVersion:
+      std::fputs(metricsgate::server::VersionText().c_str(), stdout);
+      return 0;
+    case ParsedFlags::Action::kRun:
+      break;
+  }
+  log::SetLevel(flags->config.log_level);
+  auto server = metricsgate::server::Server::Create(flags->config);
+  if (!server.ok()) {
+    log::Error("cannot start", {{"err", std::string(server.status().message())}});
+    return 1;
+  }
+  return (*server)->Run();
+}

@@ -1,0 +1,107 @@
+#include "server/server.h"
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "export/text_format.h"
+#include "ingest/statsd_ingester.h"
+#include "server/http_server.h"
+#include "server/routes.h"
+#include "server/statsd_udp_listener.h"
+#include "storage/series_table.h"
+
+namespace metricsgate::server {
+
+namespace asio = boost::asio;
+
+// Declaration order is destruction order reversed: the io_context goes last, after every
+// object whose sockets it serves.
+struct Server::Parts {
+  Config config;
+  asio::io_context ioc;
+  storage::SeriesTable table;
+  ingest::StatsdIngester ingester{&table};
+  std::unique_ptr<StatsdUdpListener> udp;  // null when disabled
+  std::unique_ptr<HttpServer> http;
+
+  std::string RenderMetrics() const {
+    std::vector<storage::MetricFamily> families;
+    table.Collect(&families);
+    table.CollectOwnMetrics(&families);
+    ingester.Collect(&families);
+    families.push_back(
+        {"metricsgate_build_info",
+         "A metric with a constant '1' value labeled by the version metricsgate was built from.",
+         storage::MetricType::kGauge,
+         {{{{"version", MG_VERSION}}, 1}}});
+    return exporter::RenderText(std::move(families));
+  }
+};
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Server::~Server() = default;
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  Parts* p = parts.get();
+  if (!config.statsd_listen_udp.empty()) {
+    MG_ASSIGN_OR_RETURN(p->udp,
+                        StatsdUdpListener::Create(p->ioc, config.statsd_listen_udp, &p->ingester));
+  }
+  MG_ASSIGN_OR_RETURN(
+      p->http,
+      HttpServer::Create(p->ioc, config.web_listen_address,
+                         MakeRoutes({config.web_telemetry_path, [p] { return p->RenderMetrics(); }})));
+  return std::unique_ptr<Server>(new Server(std::move(parts)));
+}
+
+int Server::Run() {
+  Parts& p = *parts_;
+  log::Info("starting metricsgate", {{"version", MG_VERSION}});
+  if (p.udp) {
+    p.udp->Start();
+    log::Info("StatsD UDP listener started", {{"address", p.udp->local_address()}});
+  } else {
+    log::Info("StatsD UDP listener disabled (--statsd.listen-udp is empty)");
+  }
+  p.http->Start();
+  log::Info("HTTP server listening", {{"address", p.http->local_address()},
+                                      {"telemetry_path", p.config.web_telemetry_path}});
+
+  asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
+  asio::steady_timer deadline(p.ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+    if (p.udp) p.udp->Stop();
+    deadline.expires_after(kShutdownGrace);
+    deadline.async_wait([&](const boost::system::error_code& timer_ec) {
+      if (timer_ec) return;
+      log::Warn("connections still open after the shutdown grace period; closing them",
+                {{"grace", std::to_string(kShutdownGrace.count()) + "s"}});
+      p.ioc.stop();
+    });
+    p.http->Shutdown([&] { asio::post(p.ioc, [&] { p.ioc.stop(); }); });
+  });
+
+  // A small pool: I/O threads parse StatsD and serve HTTP; more than four buys nothing yet.
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { p.ioc.run(); });
+  p.ioc.run();
+  for (std::thread& thread : pool) thread.join();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace metricsgate::server
