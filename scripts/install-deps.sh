@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages metricsgate needs, and only those that are missing: a second
+# run installs nothing and does not touch apt. Called by scripts/run.sh and scripts/test.sh.
+#   scripts/install-deps.sh          build and run
+#   scripts/install-deps.sh --test   also what the tests use (real peers, promtool, pytest)
+# The README says why each package is here.
+set -euo pipefail
+
+packages=(
+  g++ cmake make              # the toolchain
+  libboost1.81-dev            # Asio and Beast; Debian's default 1.74 lacks as_tuple, message_generator
+  libabsl-dev                 # absl::Status, containers, Mutex
+  libgtest-dev libgmock-dev   # unit tests
+  libbenchmark-dev            # Google Benchmark
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(
+    python3 python3-pytest    # end-to-end tests drive the real binary over real sockets
+    python3-statsd            # a real StatsD client library, as users send with it
+    python3-prometheus-client # the reference parser of the text format reads our /metrics
+    prometheus                # promtool, to check what /metrics serves
+  )
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+if (( EUID != 0 )); then sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
