@@ -87,9 +87,9 @@ bool Enabled(Level level) { return level >= g_level.load(std::memory_order_relax
 
 std::string FormatLine(absl::Time now, Level level, std::string_view msg,
                        std::initializer_list<Field> fields) {
-  std::string line = StrCat(
-      "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
-      " level=", LevelName(level), " msg=");
+  std::string line =
+      StrCat("ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
+             " level=", LevelName(level), " msg=");
   AppendValue(&line, msg);
   for (const Field& field : fields) {
     line.push_back(' ');

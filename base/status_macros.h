@@ -12,11 +12,11 @@
 #define MG_INTERNAL_CONCAT(a, b) MG_INTERNAL_CONCAT_INNER(a, b)
 
 // Evaluates `expr` (an absl::Status) once and returns it from the caller if it is not OK.
-#define MG_RETURN_IF_ERROR(expr)                             \
-  do {                                                       \
+#define MG_RETURN_IF_ERROR(expr)                              \
+  do {                                                        \
     if (::absl::Status mg_status = (expr); !mg_status.ok()) { \
-      return mg_status;                                      \
-    }                                                        \
+      return mg_status;                                       \
+    }                                                         \
   } while (false)
 
 // `MG_ASSIGN_OR_RETURN(auto x, MakeX());` evaluates the StatusOr once, returns its status from

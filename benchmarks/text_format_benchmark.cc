@@ -11,8 +11,10 @@ namespace {
 void BM_RenderText_Series(benchmark::State& state) {
   std::vector<storage::MetricFamily> families;
   for (int64_t i = 0; i < state.range(0); ++i) {
-    families.push_back({"app_requests_endpoint_" + std::to_string(i), "Help.",
-                        storage::MetricType::kCounter, {{{}, 1234.5 + static_cast<double>(i)}}});
+    families.push_back({"app_requests_endpoint_" + std::to_string(i),
+                        "Help.",
+                        storage::MetricType::kCounter,
+                        {{{}, 1234.5 + static_cast<double>(i)}}});
   }
   for (auto _ : state) {
     std::string text = exporter::RenderText(families);

@@ -48,8 +48,7 @@ TEST(TextFormatTest, RendersSortedFamiliesWithHelpAndType) {
   std::vector<MetricFamily> families = {
       {"zeta", "Last.", MetricType::kGauge, {{{}, -2.5}}},
       {"deploys_web", "Deploys.", MetricType::kCounter, {{{}, 1}}},
-      {"mid", "Labelled.", MetricType::kCounter,
-       {{{{"reason", "b"}}, 2}, {{{"reason", "a"}}, 1}}},
+      {"mid", "Labelled.", MetricType::kCounter, {{{{"reason", "b"}}, 2}, {{{"reason", "a"}}, 1}}},
   };
   EXPECT_EQ(RenderText(families),
             "# HELP deploys_web Deploys.\n"
@@ -66,7 +65,9 @@ TEST(TextFormatTest, RendersSortedFamiliesWithHelpAndType) {
 
 TEST(TextFormatTest, EscapesHelpAndLabelValues) {
   std::vector<MetricFamily> families = {
-      {"m", "a \\ back\nslash \"quoted\"", MetricType::kUntyped,
+      {"m",
+       "a \\ back\nslash \"quoted\"",
+       MetricType::kUntyped,
        {{{{"l1", "x\"y"}, {"l2", "a\\b\nc"}}, 1}}},
   };
   EXPECT_EQ(RenderText(families),

@@ -23,12 +23,14 @@ TEST(EscapeMetricNameTest, ReplacesInvalidCharactersAsStatsdExporter) {
   EXPECT_EQ(Escape("deploys.web"), "deploys_web");
   EXPECT_EQ(Escape("a.b-c"), "a_b_c");
   EXPECT_EQ(Escape("a b/c:d"), "a_b_c_d");
-  EXPECT_EQ(Escape("a--b"), "a_b");    // a dash after a dash is dropped
+  EXPECT_EQ(Escape("a--b"), "a_b");  // a dash after a dash is dropped
   EXPECT_EQ(Escape("a---b"), "a_b");
   EXPECT_EQ(Escape("a-.-b"), "a___b");
-  EXPECT_EQ(Escape("caf\xc3\xa9"), "caf_");                   // one `_` per character
-  EXPECT_EQ(Escape("\xe2\x82\xac" "5"), "_5");  // U+20AC is 3 bytes, one `_`, no digit first
-  EXPECT_EQ(Escape("x\xf0\x9f\x98\x80y"), "x_y");             // U+1F600 is 4 bytes
+  EXPECT_EQ(Escape("caf\xc3\xa9"), "caf_");  // one `_` per character
+  EXPECT_EQ(Escape("\xe2\x82\xac"
+                   "5"),
+            "_5");                                 // U+20AC is 3 bytes, one `_`, no digit first
+  EXPECT_EQ(Escape("x\xf0\x9f\x98\x80y"), "x_y");  // U+1F600 is 4 bytes
 }
 
 TEST(EscapeMetricNameTest, PrefixesLeadingDigit) {

@@ -13,11 +13,6 @@ constexpr std::string_view kReservedPrefix = "metricsgate_";
 }  // namespace
 
 void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport) {
-  switch (transport) {
-    case StatsdTransport::kUdp:
-      udp_packets_.fetch_add(1, std::memory_order_relaxed);
-      break;
-  }
   std::string scratch;
   uint64_t lines = 0;
   ForEachStatsdLine(packet, [&](std::string_view line) {
@@ -30,6 +25,13 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     }
   });
   lines_.fetch_add(lines, std::memory_order_relaxed);
+  // Counted last, with release: whoever reads this count (acquire, in Collect) and then the
+  // table sees every update of the packets counted.
+  switch (transport) {
+    case StatsdTransport::kUdp:
+      udp_packets_.fetch_add(1, std::memory_order_release);
+      break;
+  }
 }
 
 bool StatsdIngester::HandleLine(std::string_view line, std::string* scratch,
@@ -75,11 +77,12 @@ bool StatsdIngester::HandleLine(std::string_view line, std::string* scratch,
 void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   using storage::MetricFamily;
   using storage::MetricType;
-  out->push_back(MetricFamily{
-      "metricsgate_statsd_packets_total",
-      "StatsD packets received (one per UDP datagram).",
-      MetricType::kCounter,
-      {{{{"transport", "udp"}}, static_cast<double>(udp_packets_.load(std::memory_order_relaxed))}}});
+  out->push_back(
+      MetricFamily{"metricsgate_statsd_packets_total",
+                   "StatsD packets received (one per UDP datagram).",
+                   MetricType::kCounter,
+                   {{{{"transport", "udp"}},
+                     static_cast<double>(udp_packets_.load(std::memory_order_acquire))}}});
   out->push_back(MetricFamily{"metricsgate_statsd_lines_total",
                               "Non-empty StatsD lines received, good and bad.",
                               MetricType::kCounter,

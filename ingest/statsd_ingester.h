@@ -36,7 +36,9 @@ class StatsdIngester {
   // Applies every line of one packet (one UDP datagram).
   void HandlePacket(std::string_view packet, StatsdTransport transport);
 
-  // Appends the ingester's own metrics: packets, lines and bad lines by reason.
+  // Appends the ingester's own metrics: packets, lines and bad lines by reason. A packet is
+  // counted after all its lines are applied, so collecting this before the table gives a
+  // table snapshot that holds at least every packet counted.
   void Collect(std::vector<storage::MetricFamily>* out) const;
 
  private:

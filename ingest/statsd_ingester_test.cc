@@ -67,8 +67,8 @@ TEST_F(StatsdIngesterTest, CounterIsEscapedAndCounted) {
 
 TEST_F(StatsdIngesterTest, CounterIsScaledBySampleRate) {
   ingester_.HandlePacket("c1:1|c|@0.1\nc2:3|c|@0.5\nc2:1|c", StatsdTransport::kUdp);
-  EXPECT_EQ(Series(), (SeriesMap{{"c1", {MetricType::kCounter, 10}},
-                                 {"c2", {MetricType::kCounter, 7}}}));
+  EXPECT_EQ(Series(),
+            (SeriesMap{{"c1", {MetricType::kCounter, 10}}, {"c2", {MetricType::kCounter, 7}}}));
 }
 
 TEST_F(StatsdIngesterTest, GaugesFollowEtsyDeltaRules) {
@@ -97,12 +97,12 @@ TEST_F(StatsdIngesterTest, BadLineIsCountedAndTheRestOfThePacketKept) {
 
 TEST_F(StatsdIngesterTest, RejectsWhatPrometheusCannotHold) {
   ingester_.HandlePacket(
-      "dec:-1|c\n"                    // counters never go down
-      "huge:1e308|c|@1e-10\n"         // overflows once scaled
-      "metricsgate.series:1|g\n"      // our own namespace
-      "bad\xff:1|c\n"                 // not UTF-8
+      "dec:-1|c\n"                     // counters never go down
+      "huge:1e308|c|@1e-10\n"          // overflows once scaled
+      "metricsgate.series:1|g\n"       // our own namespace
+      "bad\xff:1|c\n"                  // not UTF-8
       "t:5|ms\nh:1|h\nd:1|d\ns:a|s\n"  // not supported yet (issue #3)
-      "x:1|c\nx:1|g\n",               // x is a counter now
+      "x:1|c\nx:1|g\n",                // x is a counter now
       StatsdTransport::kUdp);
   EXPECT_EQ(Series(), (SeriesMap{{"x", {MetricType::kCounter, 1}}}));
   EXPECT_EQ(Bad("illegal_negative_counter"), 1);

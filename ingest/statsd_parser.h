@@ -47,8 +47,8 @@ struct StatsdSample {
   std::string_view value_text;  // as sent; set members are strings
   double value = 0;             // the parsed value; 0 for sets
   StatsdType type = StatsdType::kCounter;
-  double sample_rate = 1;       // from `|@rate`, 1 when absent
-  bool has_sign = false;        // the value starts with `+` or `-` (a gauge delta)
+  double sample_rate = 1;  // from `|@rate`, 1 when absent
+  bool has_sign = false;   // the value starts with `+` or `-` (a gauge delta)
 };
 
 // Parses a plain decimal number: optional sign, digits with an optional fraction (".5" and "5."

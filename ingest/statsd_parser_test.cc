@@ -14,8 +14,7 @@ using ::testing::ElementsAre;
 StatsdSample ParseOk(std::string_view line) {
   StatsdSample sample;
   BadLineReason reason;
-  EXPECT_TRUE(ParseStatsdLine(line, &sample, &reason))
-      << line << ": " << BadLineReasonName(reason);
+  EXPECT_TRUE(ParseStatsdLine(line, &sample, &reason)) << line << ": " << BadLineReasonName(reason);
   return sample;
 }
 
@@ -82,9 +81,9 @@ TEST(StatsdParserTest, ParsesNumbersStrictly) {
     EXPECT_TRUE(ParseStatsdNumber(c.text, &value)) << c.text;
     EXPECT_EQ(value, c.want) << c.text;
   }
-  for (std::string_view bad : {"", "+", "-", ".", "e5", "1e", "1e+", "0x10", " 4", "4 ", "Infinity",
-                               "inf", "-inf", "nan", "NaN", "1,5", "1.2.3", "--1", "+-1", "1e400",
-                               "-1e400", "1_000"}) {
+  for (std::string_view bad :
+       {"",    "+",    "-",   ".",   "e5",  "1e",    "1e+", "0x10", " 4",    "4 ",     "Infinity",
+        "inf", "-inf", "nan", "NaN", "1,5", "1.2.3", "--1", "+-1",  "1e400", "-1e400", "1_000"}) {
     double value = -1;
     EXPECT_FALSE(ParseStatsdNumber(bad, &value)) << bad;
     EXPECT_EQ(value, -1) << bad;

@@ -2,8 +2,8 @@
 
 #include <functional>
 
-#include "base/str_cat.h"
 #include "base/status_macros.h"
+#include "base/str_cat.h"
 #include "server/listen_address.h"
 
 #ifndef MG_VERSION
@@ -50,8 +50,9 @@ const std::vector<FlagDef>& Flags() {
          c->statsd_listen_udp = std::string(v);
          return absl::OkStatus();
        }},
-      {"log.level", "info", "Only log messages with the given severity or above: "
-                            "debug, info, warn, error.",
+      {"log.level", "info",
+       "Only log messages with the given severity or above: "
+       "debug, info, warn, error.",
        [](std::string_view v, Config* c) {
          MG_ASSIGN_OR_RETURN(c->log_level, log::ParseLevel(v));
          return absl::OkStatus();
@@ -75,19 +76,17 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args
       return parsed;
     }
     if (!arg.starts_with("--")) {
-      return absl::InvalidArgumentError(
-          StrCat("unexpected argument \"", arg, "\", try --help"));
+      return absl::InvalidArgumentError(StrCat("unexpected argument \"", arg, "\", try --help"));
     }
     const size_t equals = arg.find('=');
-    const std::string_view name = arg.substr(2, equals == std::string_view::npos ? arg.npos
-                                                                                  : equals - 2);
+    const std::string_view name =
+        arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2);
     const FlagDef* flag = nullptr;
     for (const FlagDef& candidate : Flags()) {
       if (candidate.name == name) flag = &candidate;
     }
     if (flag == nullptr) {
-      return absl::InvalidArgumentError(
-          StrCat("unknown long flag '--", name, "', try --help"));
+      return absl::InvalidArgumentError(StrCat("unknown long flag '--", name, "', try --help"));
     }
     std::string_view value;
     if (equals != std::string_view::npos) {
@@ -113,8 +112,8 @@ std::string HelpText() {
       "  -h, --help     Show this help and exit.\n"
       "      --version  Show the version and exit.\n";
   for (const FlagDef& flag : Flags()) {
-    text += StrCat("      --", flag.name, "=\"", flag.default_value, "\"\n          ", flag.help,
-                   "\n");
+    text +=
+        StrCat("      --", flag.name, "=\"", flag.default_value, "\"\n          ", flag.help, "\n");
   }
   return text;
 }

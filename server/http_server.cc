@@ -1,8 +1,5 @@
 #include "server/http_server.h"
 
-#include <chrono>
-#include <optional>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +11,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -88,8 +87,8 @@ std::optional<HttpResponse> ParseErrorResponse(const beast::error_code& ec) {
     return std::nullopt;  // the client closed the connection
   }
   if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-    return HttpResponse{400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n",
-                        {}};
+    return HttpResponse{
+        400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n", {}};
   }
   return std::nullopt;  // closed, timed out or cancelled: nobody to answer
 }
@@ -172,7 +171,8 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state,
 
 asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
   for (;;) {
-    auto [ec, socket] = co_await state->acceptor.async_accept(asio::make_strand(state->ioc), kAwait);
+    auto [ec, socket] =
+        co_await state->acceptor.async_accept(asio::make_strand(state->ioc), kAwait);
     if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: say so, wait a little, keep accepting.
@@ -196,8 +196,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context&
                                                                HttpHandler handler) {
   MG_ASSIGN_OR_RETURN(ListenAddress parsed, ParseListenAddress(address));
   auto state = std::make_shared<State>(ioc, std::move(handler));
-  MG_RETURN_IF_ERROR(
-      internal::OpenAndBind(state->acceptor, parsed, address, "web.listen-address"));
+  MG_RETURN_IF_ERROR(internal::OpenAndBind(state->acceptor, parsed, address, "web.listen-address"));
   std::string local = internal::EndpointToString(state->acceptor.local_endpoint());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state), std::move(local)));
 }

@@ -12,8 +12,8 @@
 namespace metricsgate::server {
 
 struct HttpRequest {
-  std::string method;  // "GET", "PUT", ...
-  std::string target;  // as sent: path and query
+  std::string method;                                        // "GET", "PUT", ...
+  std::string target;                                        // as sent: path and query
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
 

@@ -14,8 +14,7 @@ HttpResponse Text(int status, std::string body) {
 HttpHandler MakeRoutes(RouteOptions options) {
   return [options = std::move(options)](const HttpRequest& request) -> HttpResponse {
     const std::string_view path = request.path();
-    const bool known = path == "/-/healthy" || path == "/-/ready" ||
-                       path == options.telemetry_path;
+    const bool known = path == "/-/healthy" || path == "/-/ready" || path == options.telemetry_path;
     if (!known) return Text(404, "404 page not found\n");  // Go's net/http wording
     if (request.method != "GET" && request.method != "HEAD") {
       HttpResponse response = Text(405, "method not allowed\n");
@@ -23,8 +22,8 @@ HttpHandler MakeRoutes(RouteOptions options) {
       return response;
     }
     if (path == options.telemetry_path) {
-      return HttpResponse{200, std::string(exporter::kTextContentType), options.render_metrics(),
-                          {}};
+      return HttpResponse{
+          200, std::string(exporter::kTextContentType), options.render_metrics(), {}};
     }
     return Text(200, "OK\n");
   };

@@ -1,14 +1,13 @@
 #include "server/server.h"
 
 #include <algorithm>
-#include <csignal>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <thread>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -35,9 +34,9 @@ struct Server::Parts {
 
   std::string RenderMetrics() const {
     std::vector<storage::MetricFamily> families;
+    ingester.Collect(&families);  // first: see StatsdIngester::Collect
     table.Collect(&families);
     table.CollectOwnMetrics(&families);
-    ingester.Collect(&families);
     families.push_back(
         {"metricsgate_build_info",
          "A metric with a constant '1' value labeled by the version metricsgate was built from.",
@@ -59,25 +58,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
                         StatsdUdpListener::Create(p->ioc, config.statsd_listen_udp, &p->ingester));
   }
   MG_ASSIGN_OR_RETURN(
-      p->http,
-      HttpServer::Create(p->ioc, config.web_listen_address,
-                         MakeRoutes({config.web_telemetry_path, [p] { return p->RenderMetrics(); }})));
+      p->http, HttpServer::Create(
+                   p->ioc, config.web_listen_address,
+                   MakeRoutes({config.web_telemetry_path, [p] { return p->RenderMetrics(); }})));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
 int Server::Run() {
   Parts& p = *parts_;
-  log::Info("starting metricsgate", {{"version", MG_VERSION}});
-  if (p.udp) {
-    p.udp->Start();
-    log::Info("StatsD UDP listener started", {{"address", p.udp->local_address()}});
-  } else {
-    log::Info("StatsD UDP listener disabled (--statsd.listen-udp is empty)");
-  }
-  p.http->Start();
-  log::Info("HTTP server listening", {{"address", p.http->local_address()},
-                                      {"telemetry_path", p.config.web_telemetry_path}});
-
+  // Signals are caught before the first "listening" line: whoever waits for that line may
+  // signal at once.
   asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(p.ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
@@ -93,6 +83,17 @@ int Server::Run() {
     });
     p.http->Shutdown([&] { asio::post(p.ioc, [&] { p.ioc.stop(); }); });
   });
+
+  log::Info("starting metricsgate", {{"version", MG_VERSION}});
+  if (p.udp) {
+    p.udp->Start();
+    log::Info("StatsD UDP listener started", {{"address", p.udp->local_address()}});
+  } else {
+    log::Info("StatsD UDP listener disabled (--statsd.listen-udp is empty)");
+  }
+  p.http->Start();
+  log::Info("HTTP server listening", {{"address", p.http->local_address()},
+                                      {"telemetry_path", p.config.web_telemetry_path}});
 
   // A small pool: I/O threads parse StatsD and serve HTTP; more than four buys nothing yet.
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);

@@ -1,7 +1,6 @@
 #include "server/statsd_udp_listener.h"
 
 #include <array>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -34,8 +33,8 @@ namespace {
 
 asio::awaitable<void> Receive(std::shared_ptr<StatsdUdpListener::State> state) {
   for (;;) {
-    auto [ec, size] = co_await state->socket.async_receive(
-        asio::buffer(state->buffer), asio::as_tuple(asio::use_awaitable));
+    auto [ec, size] = co_await state->socket.async_receive(asio::buffer(state->buffer),
+                                                           asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !state->socket.is_open()) co_return;
     if (ec) {
       // ICMP errors and the like concern one datagram; the socket goes on working.

@@ -18,9 +18,8 @@ std::string_view TypeName(MetricType type) {
 }
 
 absl::Status TypeConflict(std::string_view name, MetricType have, MetricType want) {
-  return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ", TypeName(have),
-                                                    "; a ", TypeName(want),
-                                                    " sample cannot update it"));
+  return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ", TypeName(have), "; a ",
+                                              TypeName(want), " sample cannot update it"));
 }
 
 }  // namespace

@@ -12,9 +12,9 @@
 #define METRICSGATE_STORAGE_SERIES_TABLE_H_
 
 #include <array>
-#include <functional>
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>

@@ -73,14 +73,14 @@ TEST(SeriesTableTest, CollectReportsTypes) {
 TEST(SeriesTableTest, TypeConflictIsRejectedAndChangesNothing) {
   SeriesTable table;
   ASSERT_TRUE(table.AddToCounter("x", 1).ok());
-  EXPECT_EQ(table.SetGauge("x", 5),
-            absl::FailedPreconditionError(
-                "metric \"x\" is a counter; a gauge sample cannot update it"));
+  EXPECT_EQ(
+      table.SetGauge("x", 5),
+      absl::FailedPreconditionError("metric \"x\" is a counter; a gauge sample cannot update it"));
   EXPECT_EQ(table.AddToGauge("x", 5).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(table.SetGauge("y", 2).ok());
-  EXPECT_EQ(table.AddToCounter("y", 1),
-            absl::FailedPreconditionError(
-                "metric \"y\" is a gauge; a counter sample cannot update it"));
+  EXPECT_EQ(
+      table.AddToCounter("y", 1),
+      absl::FailedPreconditionError("metric \"y\" is a gauge; a counter sample cannot update it"));
   EXPECT_EQ(table.size(), 2u);
   EXPECT_EQ(Values(table), (Values_t{{"x", 1}, {"y", 2}}));
 }

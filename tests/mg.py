@@ -165,7 +165,14 @@ class Metricsgate:
 
     # Lifecycle ------------------------------------------------------------------------------
 
+    def wait(self, timeout=WAIT_TIMEOUT):
+        """Waits for the process to exit and its output to be read; returns the exit code."""
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=timeout)
+        return code
+
     def stop(self, sig=signal.SIGTERM, timeout=WAIT_TIMEOUT):
-        """Sends `sig` and returns the exit code."""
+        """Sends `sig` and returns the exit code once the process is gone."""
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
+        return self.wait(timeout=timeout)

@@ -101,7 +101,7 @@ def test_shutdown_finishes_the_request_in_flight():
         assert response.startswith(b"HTTP/1.1 200 OK\r\n")
         assert b"Connection: close\r\n" in response
         assert response.endswith(b"\r\n\r\nOK\n")
-        assert mg.proc.wait(timeout=10) == 0
+        assert mg.wait() == 0
 
 
 def test_shutdown_closes_idle_keep_alive_connections_at_once():
@@ -112,7 +112,7 @@ def test_shutdown_closes_idle_keep_alive_connections_at_once():
         conn.sock.settimeout(10)
         mg.proc.send_signal(signal.SIGTERM)
         assert conn.sock.recv(1) == b""  # closed by the server, not left to the grace period
-        assert mg.proc.wait(timeout=10) == 0
+        assert mg.wait() == 0
         assert "grace period" not in mg.output()
         conn.close()
 
@@ -123,14 +123,14 @@ def test_port_in_use_is_a_clear_fatal_error():
         taken.listen()
         port = taken.getsockname()[1]
         with Metricsgate(web=f"127.0.0.1:{port}", wait=False) as mg:
-            assert mg.proc.wait(timeout=30) == 1
+            assert mg.wait(timeout=30) == 1
             assert (f'cannot listen on \\"127.0.0.1:{port}\\" (--web.listen-address): bind: '
                     "Address already in use") in mg.output()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         with Metricsgate(udp=f"127.0.0.1:{port}", wait=False) as mg:
-            assert mg.proc.wait(timeout=30) == 1
+            assert mg.wait(timeout=30) == 1
             assert (f'cannot listen on \\"127.0.0.1:{port}\\" (--statsd.listen-udp): bind: '
                     "Address already in use") in mg.output()
 

@@ -21,8 +21,8 @@ absl::StatusOr<asio::ip::basic_endpoint<Protocol>> ResolveListenEndpoint(
   if (!ec) return Endpoint(ip, address.port);
   asio::io_context ioc;
   typename Protocol::resolver resolver(ioc);
-  auto results = resolver.resolve(address.host, std::to_string(address.port),
-                                  Protocol::resolver::passive, ec);
+  auto results =
+      resolver.resolve(address.host, std::to_string(address.port), Protocol::resolver::passive, ec);
   if (ec || results.empty()) {
     return absl::InvalidArgumentError(
         StrCat("cannot resolve host \"", address.host, "\": ", ec ? ec.message() : "no address"));

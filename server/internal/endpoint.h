@@ -3,11 +3,10 @@
 #ifndef METRICSGATE_SERVER_INTERNAL_ENDPOINT_H_
 #define METRICSGATE_SERVER_INTERNAL_ENDPOINT_H_
 
-#include <string>
-#include <string_view>
-
 #include <boost/asio/ip/basic_endpoint.hpp>
 #include <boost/system/error_code.hpp>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
