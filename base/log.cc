@@ -115,4 +115,13 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   }
 }
 
+bool RateLimiter::Allow(absl::Time now) {
+  const int64_t second = absl::ToUnixSeconds(now);
+  int64_t seen = second_.load(std::memory_order_relaxed);
+  if (seen != second && second_.compare_exchange_strong(seen, second)) {
+    count_.store(0, std::memory_order_relaxed);
+  }
+  return count_.fetch_add(1, std::memory_order_relaxed) < per_second_;
+}
+
 }  // namespace metricsgate::log

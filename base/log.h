@@ -5,6 +5,8 @@
 #ifndef METRICSGATE_BASE_LOG_H_
 #define METRICSGATE_BASE_LOG_H_
 
+#include <atomic>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -47,6 +49,20 @@ inline void Warn(std::string_view msg, std::initializer_list<Field> fields = {})
 inline void Error(std::string_view msg, std::initializer_list<Field> fields = {}) {
   Write(Level::kError, msg, fields);
 }
+
+// Lets at most `per_second` events through in each second; for logging untrusted input without
+// letting it flood the log. Safe from any thread.
+class RateLimiter {
+ public:
+  explicit RateLimiter(int per_second) : per_second_(per_second) {}
+  // True if this event may be logged now.
+  bool Allow(absl::Time now = absl::Now());
+
+ private:
+  const int per_second_;
+  std::atomic<int64_t> second_{0};
+  std::atomic<int> count_{0};
+};
 
 }  // namespace metricsgate::log
 

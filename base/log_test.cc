@@ -36,5 +36,17 @@ TEST(LogTest, LevelFiltersLowerLevels) {
   EXPECT_FALSE(Enabled(Level::kDebug));
 }
 
+TEST(LogTest, RateLimiterLetsAFewThroughEachSecond) {
+  RateLimiter limiter(2);
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_TRUE(limiter.Allow(t));
+  EXPECT_TRUE(limiter.Allow(t + absl::Milliseconds(10)));
+  EXPECT_FALSE(limiter.Allow(t + absl::Milliseconds(20)));
+  EXPECT_FALSE(limiter.Allow(t + absl::Milliseconds(999)));
+  EXPECT_TRUE(limiter.Allow(t + absl::Seconds(1)));
+  EXPECT_TRUE(limiter.Allow(t + absl::Seconds(1)));
+  EXPECT_FALSE(limiter.Allow(t + absl::Seconds(1)));
+}
+
 }  // namespace
 }  // namespace metricsgate::log

@@ -7,6 +7,7 @@
 namespace metricsgate::exporter {
 namespace {
 
+using storage::Label;
 using storage::MetricFamily;
 using storage::MetricType;
 using storage::Sample;
@@ -17,6 +18,8 @@ std::string_view TypeName(MetricType type) {
       return "counter";
     case MetricType::kGauge:
       return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
     case MetricType::kUntyped:
       return "untyped";
   }
@@ -38,22 +41,48 @@ void AppendEscaped(std::string_view text, bool escape_quote, std::string* out) {
   }
 }
 
-void AppendSample(std::string_view name, const Sample& sample, std::string* out) {
+// One sample line: `name{labels,extra_label="extra_value"} value`.
+void AppendLine(std::string_view name, std::string_view suffix, const std::vector<Label>& labels,
+                std::string_view extra_label, std::string_view extra_value, double value,
+                std::string* out) {
   out->append(name);
-  if (!sample.labels.empty()) {
+  out->append(suffix);
+  if (!labels.empty() || !extra_label.empty()) {
     out->push_back('{');
-    for (size_t i = 0; i < sample.labels.size(); ++i) {
-      if (i > 0) out->push_back(',');
-      out->append(sample.labels[i].first);
+    bool first = true;
+    const auto append_label = [&](std::string_view label, std::string_view label_value) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->append(label);
       out->append("=\"");
-      AppendEscaped(sample.labels[i].second, /*escape_quote=*/true, out);
+      AppendEscaped(label_value, /*escape_quote=*/true, out);
       out->push_back('"');
-    }
+    };
+    for (const Label& label : labels) append_label(label.first, label.second);
+    if (!extra_label.empty()) append_label(extra_label, extra_value);
     out->push_back('}');
   }
   out->push_back(' ');
-  AppendValue(sample.value, out);
+  AppendValue(value, out);
   out->push_back('\n');
+}
+
+void AppendSample(std::string_view name, const Sample& sample, std::string* out) {
+  if (!sample.histogram) {
+    AppendLine(name, "", sample.labels, "", "", sample.value, out);
+    return;
+  }
+  // As client_golang writes a histogram: cumulative buckets with `le` last, then sum, count.
+  std::string le;
+  for (const auto& [upper_bound, count] : sample.histogram->buckets) {
+    le.clear();
+    AppendValue(upper_bound, &le);
+    AppendLine(name, "_bucket", sample.labels, "le", le, count, out);
+  }
+  AppendLine(name, "_sum", sample.labels, "", "", sample.histogram->sum, out);
+  const double count =
+      sample.histogram->buckets.empty() ? 0 : sample.histogram->buckets.back().second;
+  AppendLine(name, "_count", sample.labels, "", "", count, out);
 }
 
 }  // namespace

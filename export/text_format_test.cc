@@ -76,6 +76,27 @@ TEST(TextFormatTest, EscapesHelpAndLabelValues) {
             "m{l1=\"x\\\"y\",l2=\"a\\\\b\\nc\"} 1\n");
 }
 
+TEST(TextFormatTest, RendersHistogramsAsClientGolang) {
+  storage::Sample sample;
+  sample.labels = {{"env", "prod"}};
+  sample.histogram = storage::HistogramValue{
+      {{0.005, 1}, {2.5, 3}, {std::numeric_limits<double>::infinity(), 4}}, 12.5};
+  storage::Sample bare;
+  bare.histogram = storage::HistogramValue{{{std::numeric_limits<double>::infinity(), 0}}, 0};
+  std::vector<MetricFamily> families = {{"t", "Timer.", MetricType::kHistogram, {sample, bare}}};
+  EXPECT_EQ(RenderText(families),
+            "# HELP t Timer.\n"
+            "# TYPE t histogram\n"
+            "t_bucket{le=\"+Inf\"} 0\n"
+            "t_sum 0\n"
+            "t_count 0\n"
+            "t_bucket{env=\"prod\",le=\"0.005\"} 1\n"
+            "t_bucket{env=\"prod\",le=\"2.5\"} 3\n"
+            "t_bucket{env=\"prod\",le=\"+Inf\"} 4\n"
+            "t_sum{env=\"prod\"} 12.5\n"
+            "t_count{env=\"prod\"} 4\n");
+}
+
 TEST(TextFormatTest, SkipsEmptyFamiliesAndRendersNothingForNone) {
   EXPECT_EQ(RenderText({}), "");
   EXPECT_EQ(RenderText({{"empty", "No samples.", MetricType::kGauge, {}}}), "");

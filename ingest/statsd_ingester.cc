@@ -1,71 +1,95 @@
 #include "ingest/statsd_ingester.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "base/log.h"
 #include "ingest/prometheus_name.h"
+#include "storage/series_key.h"
 
 namespace metricsgate::ingest {
 namespace {
 
 constexpr std::string_view kReservedPrefix = "metricsgate_";
 
+log::RateLimiter bad_line_log(10);
+
 }  // namespace
 
-void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport) {
-  std::string scratch;
-  uint64_t lines = 0;
-  ForEachStatsdLine(packet, [&](std::string_view line) {
-    ++lines;
-    BadLineReason reason;
-    if (!HandleLine(line, &scratch, &reason)) {
-      bad_lines_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
-      log::Debug("dropped a bad StatsD line",
-                 {{"reason", std::string(BadLineReasonName(reason))}, {"line", std::string(line)}});
-    }
-  });
-  lines_.fetch_add(lines, std::memory_order_relaxed);
-  // Counted last, with release: whoever reads this count (acquire, in Collect) and then the
-  // table sees every update of the packets counted.
+std::string_view StatsdTransportName(StatsdTransport transport) {
   switch (transport) {
     case StatsdTransport::kUdp:
-      udp_packets_.fetch_add(1, std::memory_order_release);
-      break;
+      return "udp";
+    case StatsdTransport::kTcp:
+      return "tcp";
+    case StatsdTransport::kUnixgram:
+      return "unixgram";
+    case StatsdTransport::kHttp:
+      return "http";
+  }
+  return "unknown";
+}
+
+// Per-thread buffers, reused from line to line so the common path does not allocate.
+struct StatsdIngester::Scratch {
+  ParsedLine parsed;
+  std::vector<std::string> tag_keys;       // escaped tag keys, by tag index
+  std::vector<size_t> order;               // tag indexes sorted by escaped key
+  std::vector<storage::LabelView> labels;  // the line's labels, sorted, unique
+  std::string name;                        // the escaped metric name
+  std::string key;                         // the series key
+};
+
+void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
+  bad_lines_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  if (log::Enabled(log::Level::kDebug) && bad_line_log.Allow()) {
+    log::Debug("dropped a bad StatsD line",
+               {{"reason", std::string(BadLineReasonName(reason))}, {"line", std::string(line)}});
   }
 }
 
-bool StatsdIngester::HandleLine(std::string_view line, std::string* scratch,
-                                BadLineReason* reason) {
-  StatsdSample sample;
-  if (!ParseStatsdLine(line, &sample, reason)) return false;
-  if (sample.type != StatsdType::kCounter && sample.type != StatsdType::kGauge) {
-    *reason = BadLineReason::kUnsupportedType;
-    return false;
-  }
-  if (!EscapeMetricName(sample.name, scratch)) {
-    *reason = BadLineReason::kInvalidUtf8;
-    return false;
-  }
-  if (scratch->starts_with(kReservedPrefix)) {
+bool StatsdIngester::Apply(const StatsdSample& sample, Scratch& scratch, BadLineReason* reason) {
+  EscapeMetricName(sample.name, &scratch.name);  // the line is valid UTF-8 already
+  if (scratch.name.starts_with(kReservedPrefix)) {
     *reason = BadLineReason::kReservedName;
     return false;
   }
+  storage::EncodeSeriesKey(scratch.name, scratch.labels.data(), scratch.labels.size(),
+                           &scratch.key);
+  const double weight = 1 / sample.sample_rate;
+  if (!std::isfinite(weight)) {
+    *reason = BadLineReason::kValueOutOfRange;
+    return false;
+  }
   absl::Status status;
-  if (sample.type == StatsdType::kCounter) {
-    const double delta = sample.value / sample.sample_rate;
-    if (!std::isfinite(delta)) {
-      *reason = BadLineReason::kValueOutOfRange;
-      return false;
+  switch (sample.type) {
+    case StatsdType::kCounter: {
+      const double delta = sample.value * weight;
+      if (!std::isfinite(delta)) {
+        *reason = BadLineReason::kValueOutOfRange;
+        return false;
+      }
+      if (delta < 0) {
+        *reason = BadLineReason::kIllegalNegativeCounter;
+        return false;
+      }
+      status = table_->AddToCounter(scratch.key, delta);
+      break;
     }
-    if (delta < 0) {
-      *reason = BadLineReason::kIllegalNegativeCounter;
-      return false;
-    }
-    status = table_->AddToCounter(*scratch, delta);
-  } else if (sample.has_sign) {
-    status = table_->AddToGauge(*scratch, sample.value);  // the sample rate is ignored, as Etsy
-  } else {
-    status = table_->SetGauge(*scratch, sample.value);
+    case StatsdType::kGauge:  // the sample rate is ignored, as Etsy ignores it
+      status = sample.has_sign ? table_->AddToGauge(scratch.key, sample.value)
+                               : table_->SetGauge(scratch.key, sample.value);
+      break;
+    case StatsdType::kTimer:
+      status = table_->Observe(scratch.key, sample.value / 1000, weight);
+      break;
+    case StatsdType::kHistogram:
+    case StatsdType::kDistribution:
+      status = table_->Observe(scratch.key, sample.value, weight);
+      break;
+    case StatsdType::kSet:
+      status = table_->AddToSet(scratch.key, sample.value_text);
+      break;
   }
   if (!status.ok()) {
     *reason = BadLineReason::kTypeConflict;  // the table's only failure
@@ -74,27 +98,118 @@ bool StatsdIngester::HandleLine(std::string_view line, std::string* scratch,
   return true;
 }
 
+void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport,
+                                  IngestReport* report) {
+  thread_local Scratch scratch;
+  uint64_t lines = 0;
+  uint64_t samples = 0;
+  uint64_t tag_errors = 0;
+  uint64_t line_number = 0;
+  // Line numbers count every line, empty ones too, so they match the sender's.
+  const auto handle_line = [&](std::string_view line) {
+    ++lines;
+    ParsedLine& parsed = scratch.parsed;
+    ParseStatsdLine(line, &parsed);
+    // Labels from the line's tags: escaped keys, sorted, the last value of a repeated key.
+    scratch.tag_keys.resize(std::max(scratch.tag_keys.size(), parsed.tags.size()));
+    scratch.order.clear();
+    for (size_t i = 0; i < parsed.tags.size(); ++i) {
+      EscapeMetricName(parsed.tags[i].key, &scratch.tag_keys[i]);
+      if (scratch.tag_keys[i].starts_with("__")) {
+        ++parsed.tag_errors;  // reserved for Prometheus' own use
+        continue;
+      }
+      scratch.order.push_back(i);
+    }
+    std::stable_sort(scratch.order.begin(), scratch.order.end(),
+                     [&](size_t a, size_t b) { return scratch.tag_keys[a] < scratch.tag_keys[b]; });
+    scratch.labels.clear();
+    for (size_t i : scratch.order) {
+      const std::string_view key = scratch.tag_keys[i];
+      if (!scratch.labels.empty() && scratch.labels.back().first == key) {
+        scratch.labels.back().second = parsed.tags[i].value;
+      } else {
+        scratch.labels.emplace_back(key, parsed.tags[i].value);
+      }
+    }
+    tag_errors += parsed.tag_errors;
+    bool line_ok = parsed.errors.empty();
+    const auto reject = [&](BadLineReason reason) {
+      CountBad(reason, line);
+      if (report != nullptr && report->first_errors.size() < report->max_errors) {
+        report->first_errors.push_back({line_number, reason, std::string(line)});
+      }
+      line_ok = false;
+    };
+    for (BadLineReason reason : parsed.errors) reject(reason);
+    for (const StatsdSample& sample : parsed.samples) {
+      BadLineReason reason;
+      if (Apply(sample, scratch, &reason)) {
+        ++samples;
+      } else {
+        reject(reason);
+      }
+    }
+    if (report != nullptr && !line_ok) ++report->rejected_lines;
+  };
+  // Like ForEachStatsdLine, but counting empty lines for the line numbers.
+  while (!packet.empty()) {
+    const size_t end = packet.find('\n');
+    std::string_view line = packet.substr(0, end);
+    packet.remove_prefix(end == std::string_view::npos ? packet.size() : end + 1);
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) handle_line(line);
+  }
+  lines_.fetch_add(lines, std::memory_order_relaxed);
+  samples_.fetch_add(samples, std::memory_order_relaxed);
+  if (tag_errors > 0) tag_errors_.fetch_add(tag_errors, std::memory_order_relaxed);
+  if (report != nullptr) {
+    report->lines += lines;
+    report->samples += samples;
+  }
+  // Counted last, with release: whoever reads this count (acquire, in Collect) and then the
+  // table sees every update of the packets counted.
+  packets_[static_cast<size_t>(transport)].fetch_add(1, std::memory_order_release);
+}
+
 void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   using storage::MetricFamily;
   using storage::MetricType;
-  out->push_back(
-      MetricFamily{"metricsgate_statsd_packets_total",
-                   "StatsD packets received (one per UDP datagram).",
-                   MetricType::kCounter,
-                   {{{{"transport", "udp"}},
-                     static_cast<double>(udp_packets_.load(std::memory_order_acquire))}}});
-  out->push_back(MetricFamily{"metricsgate_statsd_lines_total",
-                              "Non-empty StatsD lines received, good and bad.",
-                              MetricType::kCounter,
-                              {{{}, static_cast<double>(lines_.load(std::memory_order_relaxed))}}});
+  using storage::Sample;
+  MetricFamily packets{"metricsgate_statsd_packets_total",
+                       "StatsD packets received: UDP and unix datagrams, TCP reads, HTTP bodies.",
+                       MetricType::kCounter,
+                       {}};
+  for (size_t i = 0; i < kStatsdTransportCount; ++i) {
+    packets.samples.push_back(
+        Sample{{{"transport", std::string(StatsdTransportName(static_cast<StatsdTransport>(i)))}},
+               static_cast<double>(packets_[i].load(std::memory_order_acquire)),
+               std::nullopt});
+  }
+  out->push_back(std::move(packets));
+  const auto counter = [&](std::string name, std::string help, const std::atomic<uint64_t>& value) {
+    out->push_back(MetricFamily{
+        std::move(name),
+        std::move(help),
+        MetricType::kCounter,
+        {Sample{{}, static_cast<double>(value.load(std::memory_order_relaxed)), std::nullopt}}});
+  };
+  counter("metricsgate_statsd_lines_total", "Non-empty StatsD lines received, good and bad.",
+          lines_);
+  counter("metricsgate_statsd_samples_total", "StatsD samples stored.", samples_);
+  counter("metricsgate_statsd_tag_errors_total",
+          "StatsD tags dropped: empty, without a key or a value, or with a reserved key.",
+          tag_errors_);
   MetricFamily bad{"metricsgate_statsd_bad_lines_total",
-                   "StatsD lines dropped, by the reason they were dropped.",
+                   "StatsD lines dropped (or samples, of a line with several), by reason.",
                    MetricType::kCounter,
                    {}};
   for (size_t i = 0; i < kBadLineReasonCount; ++i) {
     bad.samples.push_back(
-        {{{"reason", std::string(BadLineReasonName(static_cast<BadLineReason>(i)))}},
-         static_cast<double>(bad_lines_[i].load(std::memory_order_relaxed))});
+        Sample{{{"reason", std::string(BadLineReasonName(static_cast<BadLineReason>(i)))}},
+               static_cast<double>(bad_lines_[i].load(std::memory_order_relaxed)),
+               std::nullopt});
   }
   out->push_back(std::move(bad));
 }

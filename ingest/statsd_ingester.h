@@ -1,12 +1,15 @@
 // StatsdIngester turns StatsD packets into series updates and counts what it saw.
 //
-// Each line is parsed in place, its name escaped to a Prometheus name, and the sample applied
-// to the SeriesTable: counters add value/rate, gauges set (or, with a leading sign, add) the
-// value. A bad line is counted by reason (metricsgate_statsd_bad_lines_total{reason}), logged
-// at debug level, and skipped; the other lines of the packet are kept.
+// Each line is parsed in place; the name is escaped to a Prometheus name and the tags become
+// labels (keys escaped the same way; a repeated key keeps its last value). Then each sample
+// goes to the SeriesTable: counters add value/rate; gauges set the value, or add it when it has
+// a sign; timers are observed in a histogram (`ms` divided by 1000 into seconds, as
+// statsd_exporter does; `h` and `d` as sent), weighted 1/rate; sets add their member.
+// A bad line or sample is counted by reason (metricsgate_statsd_bad_lines_total{reason}),
+// logged at debug level at most 10 times a second, and skipped; the rest of the packet is kept.
 //
 // Thread safety: HandlePacket() and Collect() are safe from any number of threads at once;
-// the counters are relaxed atomics and the table is thread-safe.
+// the counters are atomics, the parsing buffers are per thread, and the table is thread-safe.
 #ifndef METRICSGATE_INGEST_STATSD_INGESTER_H_
 #define METRICSGATE_INGEST_STATSD_INGESTER_H_
 
@@ -23,8 +26,25 @@
 
 namespace metricsgate::ingest {
 
-// The socket kind a packet came in on: the `transport` label of the packet counter.
-enum class StatsdTransport : uint8_t { kUdp };
+// The way a packet came in: the `transport` label of the packet counter.
+enum class StatsdTransport : uint8_t { kUdp, kTcp, kUnixgram, kHttp };
+inline constexpr size_t kStatsdTransportCount = 4;
+
+std::string_view StatsdTransportName(StatsdTransport transport);
+
+// What one packet did, for callers that answer the sender (StatsD over HTTP).
+struct IngestReport {
+  struct LineError {
+    uint64_t line_number;  // 1-based, counting empty lines too
+    BadLineReason reason;
+    std::string line;
+  };
+  uint64_t lines = 0;                   // non-empty lines
+  uint64_t rejected_lines = 0;          // lines with at least one error
+  uint64_t samples = 0;                 // samples stored
+  std::vector<LineError> first_errors;  // at most max_errors
+  size_t max_errors = 10;
+};
 
 class StatsdIngester {
  public:
@@ -33,22 +53,27 @@ class StatsdIngester {
   StatsdIngester(const StatsdIngester&) = delete;
   StatsdIngester& operator=(const StatsdIngester&) = delete;
 
-  // Applies every line of one packet (one UDP datagram).
-  void HandlePacket(std::string_view packet, StatsdTransport transport);
+  // Applies every line of one packet: a datagram, a chunk of complete TCP lines, or an HTTP
+  // body. Fills `*report` if it is not null.
+  void HandlePacket(std::string_view packet, StatsdTransport transport,
+                    IngestReport* report = nullptr);
 
-  // Appends the ingester's own metrics: packets, lines and bad lines by reason. A packet is
-  // counted after all its lines are applied, so collecting this before the table gives a
-  // table snapshot that holds at least every packet counted.
+  // Appends the ingester's own metrics: packets, lines, samples, bad lines by reason, tag
+  // errors. A packet is counted after all its lines are applied, so collecting this before the
+  // table gives a table snapshot that holds at least every packet counted.
   void Collect(std::vector<storage::MetricFamily>* out) const;
 
  private:
-  // Applies one line; returns false and sets `*reason` if it was dropped.
-  // `scratch` is reused across lines to hold the escaped name.
-  bool HandleLine(std::string_view line, std::string* scratch, BadLineReason* reason);
+  struct Scratch;
+  // Stores one sample; returns false and sets `*reason` if it was dropped.
+  bool Apply(const StatsdSample& sample, Scratch& scratch, BadLineReason* reason);
+  void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;
-  std::atomic<uint64_t> udp_packets_{0};
+  std::array<std::atomic<uint64_t>, kStatsdTransportCount> packets_{};
   std::atomic<uint64_t> lines_{0};
+  std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> tag_errors_{0};
   std::array<std::atomic<uint64_t>, kBadLineReasonCount> bad_lines_{};
 };
 

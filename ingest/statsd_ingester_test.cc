@@ -12,15 +12,47 @@ namespace {
 using storage::MetricFamily;
 using storage::MetricType;
 
+// "name{k=v,...}" for a sample; histograms as "name_sum" and "name_count".
+std::string SeriesName(std::string_view name, const storage::Sample& s, std::string_view suffix) {
+  std::string out = std::string(name) + std::string(suffix);
+  if (!s.labels.empty()) {
+    out += "{";
+    for (size_t i = 0; i < s.labels.size(); ++i) {
+      out += (i ? "," : "") + s.labels[i].first + "=" + s.labels[i].second;
+    }
+    out += "}";
+  }
+  return out;
+}
+
 class StatsdIngesterTest : public ::testing::Test {
  protected:
-  // name -> (type, value) of every user series.
-  std::map<std::string, std::pair<MetricType, double>> Series() const {
+  // Every user series as "name{labels}" -> value; histograms as _sum and _count.
+  std::map<std::string, double> Series() const {
     std::vector<MetricFamily> families;
     table_.Collect(&families);
-    std::map<std::string, std::pair<MetricType, double>> out;
-    for (const MetricFamily& f : families) out[f.name] = {f.type, f.samples.at(0).value};
+    std::map<std::string, double> out;
+    for (const MetricFamily& f : families) {
+      for (const storage::Sample& s : f.samples) {
+        if (f.type == MetricType::kHistogram) {
+          out[SeriesName(f.name, s, "_sum")] = s.histogram->sum;
+          out[SeriesName(f.name, s, "_count")] = s.histogram->buckets.back().second;
+        } else {
+          out[SeriesName(f.name, s, "")] = s.value;
+        }
+      }
+    }
     return out;
+  }
+
+  MetricType TypeOf(std::string_view name) const {
+    std::vector<MetricFamily> families;
+    table_.Collect(&families);
+    for (const MetricFamily& f : families) {
+      if (f.name == name) return f.type;
+    }
+    ADD_FAILURE() << "no family " << name;
+    return MetricType::kUntyped;
   }
 
   // The ingester's own metrics as "name{label=value}" -> value.
@@ -30,11 +62,7 @@ class StatsdIngesterTest : public ::testing::Test {
     std::map<std::string, double> out;
     for (const MetricFamily& f : families) {
       EXPECT_EQ(f.type, MetricType::kCounter) << f.name;
-      for (const storage::Sample& s : f.samples) {
-        std::string key = f.name;
-        for (const auto& [k, v] : s.labels) key += "{" + k + "=" + v + "}";
-        out[key] = s.value;
-      }
+      for (const storage::Sample& s : f.samples) out[SeriesName(f.name, s, "")] = s.value;
     }
     return out;
   }
@@ -51,44 +79,100 @@ class StatsdIngesterTest : public ::testing::Test {
     return total;
   }
 
+  void Send(std::string_view packet) { ingester_.HandlePacket(packet, StatsdTransport::kUdp); }
+
   storage::SeriesTable table_;
   StatsdIngester ingester_{&table_};
 };
 
-using SeriesMap = std::map<std::string, std::pair<MetricType, double>>;
+using Values = std::map<std::string, double>;
 
 TEST_F(StatsdIngesterTest, CounterIsEscapedAndCounted) {
-  ingester_.HandlePacket("deploys.web:1|c", StatsdTransport::kUdp);
-  EXPECT_EQ(Series(), (SeriesMap{{"deploys_web", {MetricType::kCounter, 1}}}));
+  Send("deploys.web:1|c");
+  EXPECT_EQ(Series(), (Values{{"deploys_web", 1}}));
+  EXPECT_EQ(TypeOf("deploys_web"), MetricType::kCounter);
   EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=udp}"), 1);
+  EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=tcp}"), 0);
   EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 1);
+  EXPECT_EQ(Own().at("metricsgate_statsd_samples_total"), 1);
   EXPECT_EQ(TotalBad(), 0);
 }
 
 TEST_F(StatsdIngesterTest, CounterIsScaledBySampleRate) {
-  ingester_.HandlePacket("c1:1|c|@0.1\nc2:3|c|@0.5\nc2:1|c", StatsdTransport::kUdp);
-  EXPECT_EQ(Series(),
-            (SeriesMap{{"c1", {MetricType::kCounter, 10}}, {"c2", {MetricType::kCounter, 7}}}));
+  Send("c1:1|c|@0.1\nc2:3|c|@0.5\nc2:1|c");
+  EXPECT_EQ(Series(), (Values{{"c1", 10}, {"c2", 7}}));
 }
 
 TEST_F(StatsdIngesterTest, GaugesFollowEtsyDeltaRules) {
   // In one packet, as Etsy's docs advise for a negative absolute value: 0 then -7.
-  ingester_.HandlePacket("neg:0|g\nneg:-7|g", StatsdTransport::kUdp);
-  ingester_.HandlePacket("g:10|g\ng:+5|g\ng:-3|g|@0.5", StatsdTransport::kUdp);  // rate ignored
-  ingester_.HandlePacket("fresh:+5|g\nfresh2:-5|g", StatsdTransport::kUdp);
-  ingester_.HandlePacket("abs:4|g\nabs:2|g", StatsdTransport::kUdp);
-  EXPECT_EQ(Series(), (SeriesMap{{"abs", {MetricType::kGauge, 2}},
-                                 {"fresh", {MetricType::kGauge, 5}},
-                                 {"fresh2", {MetricType::kGauge, -5}},
-                                 {"g", {MetricType::kGauge, 12}},
-                                 {"neg", {MetricType::kGauge, -7}}}));
+  Send("neg:0|g\nneg:-7|g");
+  Send("g:10|g\ng:+5|g\ng:-3|g|@0.5");  // the rate is ignored for gauges
+  Send("fresh:+5|g\nfresh2:-5|g");
+  Send("abs:4|g\nabs:2|g");
+  EXPECT_EQ(Series(), (Values{{"abs", 2}, {"fresh", 5}, {"fresh2", -5}, {"g", 12}, {"neg", -7}}));
+  EXPECT_EQ(TypeOf("g"), MetricType::kGauge);
+}
+
+TEST_F(StatsdIngesterTest, TimersBecomeHistogramsInSeconds) {
+  Send("t:250|ms\nt:1000|ms|@0.5\nh:3|h\nd:0.2|d\nd:-1|d");
+  EXPECT_EQ(Series(), (Values{{"d_count", 2},
+                              {"d_sum", -0.8},
+                              {"h_count", 1},
+                              {"h_sum", 3},
+                              {"t_count", 3},
+                              {"t_sum", 0.25 + 2 * 1.0}}));
+  EXPECT_EQ(TypeOf("t"), MetricType::kHistogram);
+  std::vector<MetricFamily> families;
+  table_.Collect(&families);
+  for (const MetricFamily& f : families) {
+    if (f.name != "t") continue;
+    // 0.25 s lands in le=0.25; the two weighted 1 s observations in le=1.
+    const auto& buckets = f.samples.at(0).histogram->buckets;
+    EXPECT_EQ(buckets[4], (std::pair<double, double>{0.1, 0}));
+    EXPECT_EQ(buckets[5], (std::pair<double, double>{0.25, 1}));
+    EXPECT_EQ(buckets[7], (std::pair<double, double>{1, 3}));
+  }
+}
+
+TEST_F(StatsdIngesterTest, SetsCountDistinctMembersPerInterval) {
+  Send("users:alice|s\nusers:bob|s\nusers:alice|s");
+  table_.EndInterval();
+  EXPECT_EQ(Series(), (Values{{"users", 2}}));
+  EXPECT_EQ(TypeOf("users"), MetricType::kGauge);
+}
+
+TEST_F(StatsdIngesterTest, SeveralValuesPerLineAndPacking) {
+  Send("multi:1|c:2|c\npacked:1:2:3|ms\ngp:+1:+2|g");
+  EXPECT_EQ(Series(),
+            (Values{{"gp", 3}, {"multi", 3}, {"packed_count", 3}, {"packed_sum", 0.006}}));
+  EXPECT_EQ(Own().at("metricsgate_statsd_samples_total"), 7);
+  EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 3);
+}
+
+TEST_F(StatsdIngesterTest, TagsOfEveryStyleBecomeLabels) {
+  Send(
+      "req:1|c|#env:prod,code:200\n"
+      "req,env=prod,code=200:1|c\n"
+      "req#env=prod,code=200:1|c\n"
+      "req[env=prod,code=200]:1|c\n"
+      "req;env=prod;code=200:1|c\n"
+      "req:1|c|#code:500,env:prod\n"
+      "req:1|c\n");
+  EXPECT_EQ(Series(),
+            (Values{{"req", 1}, {"req{code=200,env=prod}", 5}, {"req{code=500,env=prod}", 1}}));
+}
+
+TEST_F(StatsdIngesterTest, TagKeysAreEscapedAndTheLastRepeatWins) {
+  Send(
+      "m:1|c|#dc.name:eu-1,5xx:yes,dc_name:us-1\n"
+      "m:1|c|#__reserved:x,ok:1,bare\n");
+  EXPECT_EQ(Series(), (Values{{"m{_5xx=yes,dc_name=us-1}", 1}, {"m{ok=1}", 1}}));
+  EXPECT_EQ(Own().at("metricsgate_statsd_tag_errors_total"), 2);
 }
 
 TEST_F(StatsdIngesterTest, BadLineIsCountedAndTheRestOfThePacketKept) {
-  ingester_.HandlePacket("good.one:1|c\nbroken\ngood.two:2|g\nx:abc|c\r\n\ngood.one:4|c",
-                         StatsdTransport::kUdp);
-  EXPECT_EQ(Series(), (SeriesMap{{"good_one", {MetricType::kCounter, 5}},
-                                 {"good_two", {MetricType::kGauge, 2}}}));
+  Send("good.one:1|c\nbroken\ngood.two:2|g\nx:abc|c\r\n\ngood.one:4|c");
+  EXPECT_EQ(Series(), (Values{{"good_one", 5}, {"good_two", 2}}));
   EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 5);
   EXPECT_EQ(Bad("malformed_line"), 1);
   EXPECT_EQ(Bad("malformed_value"), 1);
@@ -96,28 +180,45 @@ TEST_F(StatsdIngesterTest, BadLineIsCountedAndTheRestOfThePacketKept) {
 }
 
 TEST_F(StatsdIngesterTest, RejectsWhatPrometheusCannotHold) {
-  ingester_.HandlePacket(
-      "dec:-1|c\n"                     // counters never go down
-      "huge:1e308|c|@1e-10\n"          // overflows once scaled
-      "metricsgate.series:1|g\n"       // our own namespace
-      "bad\xff:1|c\n"                  // not UTF-8
-      "t:5|ms\nh:1|h\nd:1|d\ns:a|s\n"  // not supported yet (issue #3)
-      "x:1|c\nx:1|g\n",                // x is a counter now
-      StatsdTransport::kUdp);
-  EXPECT_EQ(Series(), (SeriesMap{{"x", {MetricType::kCounter, 1}}}));
+  Send(
+      "dec:-1|c\n"                 // counters never go down
+      "huge:1e308|c|@1e-10\n"      // overflows once scaled
+      "metricsgate.series:1|g\n"   // our own namespace
+      "bad\xff:1|c\n"              // not UTF-8
+      "x:1|c\nx:1|g\n"             // x is a counter now
+      "x:1|c|#k:v\nx:1|ms|#k:w\n"  // whatever the labels
+      "t:1|ms\nt_count:1|c\n");    // the histogram writes t_count
+  EXPECT_EQ(Series(), (Values{{"t_count", 1}, {"t_sum", 0.001}, {"x", 1}, {"x{k=v}", 1}}));
   EXPECT_EQ(Bad("illegal_negative_counter"), 1);
   EXPECT_EQ(Bad("value_out_of_range"), 1);
   EXPECT_EQ(Bad("reserved_name"), 1);
   EXPECT_EQ(Bad("invalid_utf8"), 1);
-  EXPECT_EQ(Bad("unsupported_type"), 4);
-  EXPECT_EQ(Bad("type_conflict"), 1);
-  EXPECT_EQ(TotalBad(), 9);
+  EXPECT_EQ(Bad("type_conflict"), 3);
+  EXPECT_EQ(TotalBad(), 7);
   EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 10);
 }
 
+TEST_F(StatsdIngesterTest, ReportNamesTheFirstErrorsWithLineNumbers) {
+  IngestReport report;
+  report.max_errors = 2;
+  ingester_.HandlePacket("ok:1|c\n\nbad\nmulti:1|c:x|c\nworse:|c\nok:2|c", StatsdTransport::kHttp,
+                         &report);
+  EXPECT_EQ(report.lines, 5u);
+  EXPECT_EQ(report.samples, 3u);
+  EXPECT_EQ(report.rejected_lines, 3u);
+  ASSERT_EQ(report.first_errors.size(), 2u);
+  EXPECT_EQ(report.first_errors[0].line_number, 3u);
+  EXPECT_EQ(report.first_errors[0].reason, BadLineReason::kMalformedLine);
+  EXPECT_EQ(report.first_errors[0].line, "bad");
+  EXPECT_EQ(report.first_errors[1].line_number, 4u);
+  EXPECT_EQ(report.first_errors[1].reason, BadLineReason::kMalformedValue);  // the `x`
+  EXPECT_EQ(report.first_errors[1].line, "multi:1|c:x|c");
+  EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=http}"), 1);
+}
+
 TEST_F(StatsdIngesterTest, EmptyPacketCountsAPacketAndNoLines) {
-  ingester_.HandlePacket("", StatsdTransport::kUdp);
-  ingester_.HandlePacket("\n\r\n", StatsdTransport::kUdp);
+  Send("");
+  Send("\n\r\n");
   EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=udp}"), 2);
   EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 0);
   EXPECT_TRUE(Series().empty());

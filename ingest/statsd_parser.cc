@@ -4,8 +4,12 @@
 #include <cmath>
 #include <system_error>
 
+#include "ingest/internal/utf8.h"
+
 namespace metricsgate::ingest {
 namespace {
+
+constexpr size_t npos = std::string_view::npos;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -28,6 +32,86 @@ bool ParseType(std::string_view text, StatsdType* type) {
   return true;
 }
 
+// `-?[0-9]+` within int64, as DogStatsD's `|T` timestamp.
+bool IsInteger(std::string_view text) {
+  int64_t ignored;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ignored);
+  return !text.empty() && text[0] != '+' && ec == std::errc() && end == text.data() + text.size();
+}
+
+// Splits `list` on `separator` into key/value tags split at the first `kv`. A tag that is
+// empty or lacks a key or a value is dropped and counted, as statsd_exporter does.
+void ParseTagList(std::string_view list, char separator, char kv, bool trim_hash, ParsedLine* out) {
+  if (list.empty()) return;
+  for (size_t start = 0;;) {
+    const size_t end = list.find(separator, start);
+    std::string_view tag = list.substr(start, end == npos ? npos : end - start);
+    if (trim_hash && !tag.empty() && tag[0] == '#') tag.remove_prefix(1);  // PHP clients
+    const size_t split = tag.find(kv);
+    if (split == npos || split == 0 || split + 1 == tag.size()) {
+      ++out->tag_errors;
+    } else {
+      out->tags.push_back({tag.substr(0, split), tag.substr(split + 1)});
+    }
+    if (end == npos) break;
+    start = end + 1;
+  }
+}
+
+// Takes InfluxDB (`,`), Librato (`#`), Graphite (`;`) or SignalFx (`[...]`) tags out of the name
+// part of a line; returns the bare name.
+std::string_view ParseNameTags(std::string_view name, ParsedLine* out) {
+  const size_t open = name.find('[');
+  const size_t close = name.find(']');
+  if (open != npos && close != npos && open < close) {
+    ParseTagList(name.substr(open + 1, close - open - 1), ',', '=', false, out);
+    if (close + 1 == name.size()) return name.substr(0, open);
+    if (open == 0) return name.substr(close + 1);
+    out->name_buffer.assign(name.substr(0, open));
+    out->name_buffer.append(name.substr(close + 1));
+    return out->name_buffer;
+  }
+  if (open != npos || close != npos) {
+    ++out->tag_errors;  // unbalanced brackets: the name stays as sent
+    return name;
+  }
+  const size_t start = name.find_first_of("#,;");
+  if (start == npos) return name;
+  ParseTagList(name.substr(start + 1), name[start] == ';' ? ';' : ',', '=', false, out);
+  return name.substr(0, start);
+}
+
+// Parses the values of one sample group (`1`, or packed `1:2:3`) into samples like `proto`.
+void AddValues(std::string_view values, const StatsdSample& proto, ParsedLine* out) {
+  if (proto.type == StatsdType::kSet) {
+    if (values.find(':') != npos) {
+      out->errors.push_back(BadLineReason::kInvalidPacking);
+    } else if (values.empty()) {
+      out->errors.push_back(BadLineReason::kMalformedValue);
+    } else {
+      StatsdSample sample = proto;
+      sample.value_text = values;
+      out->samples.push_back(sample);
+    }
+    return;
+  }
+  for (size_t start = 0;;) {
+    const size_t end = values.find(':', start);
+    StatsdSample sample = proto;
+    sample.value_text = values.substr(start, end == npos ? npos : end - start);
+    if (!ParseStatsdNumber(sample.value_text, &sample.value)) {
+      out->errors.push_back(BadLineReason::kMalformedValue);
+    } else if (sample.type == StatsdType::kTimer && sample.value < 0) {
+      out->errors.push_back(BadLineReason::kIllegalNegativeTimer);
+    } else {
+      sample.has_sign = sample.value_text[0] == '+' || sample.value_text[0] == '-';
+      out->samples.push_back(sample);
+    }
+    if (end == npos) break;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 std::string_view BadLineReasonName(BadLineReason reason) {
@@ -44,8 +128,18 @@ std::string_view BadLineReasonName(BadLineReason reason) {
       return "unknown_type";
     case BadLineReason::kInvalidSampleRate:
       return "invalid_sample_rate";
+    case BadLineReason::kMalformedTimestamp:
+      return "malformed_timestamp";
+    case BadLineReason::kMalformedContainerId:
+      return "malformed_container_id";
     case BadLineReason::kUnknownField:
       return "unknown_field";
+    case BadLineReason::kInvalidPacking:
+      return "invalid_packing";
+    case BadLineReason::kMixedTaggingStyles:
+      return "mixed_tagging_styles";
+    case BadLineReason::kIllegalNegativeTimer:
+      return "illegal_negative_timer";
     case BadLineReason::kValueOutOfRange:
       return "value_out_of_range";
     case BadLineReason::kIllegalNegativeCounter:
@@ -54,8 +148,6 @@ std::string_view BadLineReasonName(BadLineReason reason) {
       return "type_conflict";
     case BadLineReason::kReservedName:
       return "reserved_name";
-    case BadLineReason::kUnsupportedType:
-      return "unsupported_type";
   }
   return "unknown";
 }
@@ -90,56 +182,109 @@ bool ParseStatsdNumber(std::string_view text, double* value) {
   return true;
 }
 
-bool ParseStatsdLine(std::string_view line, StatsdSample* sample, BadLineReason* reason) {
+void ParseStatsdLine(std::string_view line, ParsedLine* out) {
+  out->Clear();
+  if (!internal::IsValidUtf8(line)) {
+    out->errors.push_back(BadLineReason::kInvalidUtf8);
+    return;
+  }
   const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) {
-    *reason = BadLineReason::kMalformedLine;
-    return false;
+  if (colon == npos) {
+    out->errors.push_back(BadLineReason::kMalformedLine);
+    return;
   }
-  if (colon == 0) {
-    *reason = BadLineReason::kEmptyName;
-    return false;
-  }
-  std::string_view rest = line.substr(colon + 1);
-  const size_t bar = rest.find('|');
-  if (bar == std::string_view::npos) {
-    *reason = BadLineReason::kMalformedLine;
-    return false;
-  }
-  StatsdSample out;
-  out.name = line.substr(0, colon);
-  out.value_text = rest.substr(0, bar);
-  rest.remove_prefix(bar + 1);
-  const size_t type_end = rest.find('|');
-  if (!ParseType(rest.substr(0, type_end), &out.type)) {
-    *reason = BadLineReason::kUnknownType;
-    return false;
-  }
-  if (out.type != StatsdType::kSet) {
-    if (!ParseStatsdNumber(out.value_text, &out.value)) {
-      *reason = BadLineReason::kMalformedValue;
-      return false;
+  const std::string_view rest = line.substr(colon + 1);
+  const std::string_view name = ParseNameTags(line.substr(0, colon), out);
+  // DogStatsD tags apply to every sample of the line; the first `|#` field holds them.
+  const size_t dogstatsd = rest.find("|#");
+  if (dogstatsd != npos) {
+    if (!out->tags.empty()) {
+      out->Clear();
+      out->errors.push_back(BadLineReason::kMixedTaggingStyles);
+      return;
     }
-    out.has_sign = out.value_text[0] == '+' || out.value_text[0] == '-';
+    const size_t end = rest.find('|', dogstatsd + 2);
+    ParseTagList(rest.substr(dogstatsd + 2, end == npos ? npos : end - dogstatsd - 2), ',', ':',
+                 /*trim_hash=*/true, out);
   }
-  // The fields after the type; `x:1|c|` has one empty field.
-  bool have_rate = false;
-  for (size_t end = type_end; end != std::string_view::npos;) {
-    rest.remove_prefix(end + 1);
-    end = rest.find('|');
-    const std::string_view field = rest.substr(0, end);
-    if (field.empty() || field[0] != '@' || have_rate) {
-      *reason = BadLineReason::kUnknownField;
-      return false;
-    }
-    if (!ParseStatsdNumber(field.substr(1), &out.sample_rate) || !(out.sample_rate > 0)) {
-      *reason = BadLineReason::kInvalidSampleRate;
-      return false;
-    }
-    have_rate = true;
+  if (name.empty()) {
+    out->Clear();
+    out->errors.push_back(BadLineReason::kEmptyName);
+    return;
   }
-  *sample = out;
-  return true;
+  // Samples: `values|type` then fields, each `|`-separated; a `:` after the type or after a
+  // rate or timestamp field starts the next sample (Etsy's `k:1|c:2|ms`).
+  for (size_t pos = 0;;) {
+    const size_t bar = rest.find('|', pos);
+    if (bar == npos) {
+      out->errors.push_back(BadLineReason::kMalformedLine);
+      return;
+    }
+    const std::string_view values = rest.substr(pos, bar - pos);
+    size_t cur = rest.find_first_of("|:", bar + 1);
+    StatsdSample proto;
+    proto.name = name;
+    bool ok = ParseType(rest.substr(bar + 1, cur == npos ? npos : cur - bar - 1), &proto.type);
+    BadLineReason error = BadLineReason::kUnknownType;
+    bool have_rate = false;
+    const auto fail = [&](BadLineReason reason) {
+      if (ok) error = reason;
+      ok = false;
+    };
+    while (cur != npos && rest[cur] == '|') {
+      const size_t start = cur + 1;
+      const char first = start < rest.size() ? rest[start] : '\0';
+      if (first == '#' || (first == 'c' && start + 1 < rest.size() && rest[start + 1] == ':')) {
+        // Tags and container IDs run to the next `|`; they may hold `:`.
+        cur = rest.find('|', start);
+        const size_t length = (cur == npos ? rest.size() : cur) - start;
+        if (first == '#' && start - 1 != dogstatsd) {
+          fail(BadLineReason::kUnknownField);  // a second tags field
+        } else if (first == 'c' && length == 2) {
+          fail(BadLineReason::kMalformedContainerId);
+        }
+        continue;
+      }
+      cur = rest.find_first_of("|:", start);
+      const std::string_view field = rest.substr(start, cur == npos ? npos : cur - start);
+      if (first == '@' && !have_rate) {
+        if (!ParseStatsdNumber(field.substr(1), &proto.sample_rate) || !(proto.sample_rate > 0)) {
+          fail(BadLineReason::kInvalidSampleRate);
+        }
+        have_rate = true;
+      } else if (first == 'T') {
+        if (!IsInteger(field.substr(1))) fail(BadLineReason::kMalformedTimestamp);
+      } else {
+        fail(BadLineReason::kUnknownField);
+      }
+    }
+    if (ok) {
+      AddValues(values, proto, out);
+    } else {
+      out->errors.push_back(error);
+    }
+    if (cur == npos) return;
+    pos = cur + 1;
+  }
+}
+
+void SanitizeEtsyKey(std::string_view key, std::string* out) {
+  out->clear();
+  bool in_space = false;
+  for (char c : key) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (!in_space) out->push_back('_');
+      in_space = true;
+      continue;
+    }
+    in_space = false;
+    if (c == '/') {
+      out->push_back('-');
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.' || c == ';' || c == '=') {
+      out->push_back(c);
+    }
+  }
 }
 
 }  // namespace metricsgate::ingest

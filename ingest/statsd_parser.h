@@ -1,49 +1,72 @@
-// The StatsD line parser: Etsy statsd's `name:value|type[|@rate]`, read in place.
+// The StatsD line parser: Etsy statsd 0.10 syntax plus DogStatsD, InfluxDB, Librato, SignalFx
+// and Graphite tags, read in place.
+//
+//   name:value|type[|@rate][|#tag:v,...][|c:container][|T<unix time>]   one sample
+//   name:v1|c:v2|ms                                                      Etsy: several samples
+//   name:1:2:3|ms                                                        DogStatsD v1.1 packing
+//   name,k=v:1|c   name#k=v:1|c   name[k=v]:1|c   name;k=v:1|c           tags in the name
+//
+// Types: c (counter), g (gauge; a leading +/- is a delta), ms (timer), h and d (timers whose
+// values are taken as sent), s (set; the value is a string member).
 //
 // A packet holds lines separated by `\n` (a `\r` before it is dropped); empty lines are
-// skipped, as Etsy does. ParseStatsdLine() splits one line into views of the packet and a
-// parsed value without allocating. Pure functions; safe from any thread.
+// skipped. ParseStatsdLine() splits one line into views of the packet; it allocates only when
+// `ParsedLine`'s reused vectors grow, and to rebuild a name with SignalFx tags in its middle.
+// Pure functions; safe from any thread.
 //
 // Deliberate differences from Etsy statsd 0.10 (see README): values must be plain decimal
 // numbers (Etsy's JavaScript coercion also takes `0x10`, ` 4`, `Infinity`); `@2e-1` is a rate of
-// 0.2 (Etsy reads 2); a rate must be a finite number > 0 (Etsy turns `@0` into Infinity).
-// Tags and the multi-value forms (`k:1|c:2|ms`, `k:1:2|ms`) arrive with issue #3; until then a
-// field other than `@rate` is rejected as `unknown_field`.
+// 0.2 (Etsy reads 2); a rate must be a finite number > 0 (Etsy turns `@0` into Infinity);
+// `h` and `d` are timers (Etsy makes them counters); a set member must not be empty (Etsy
+// stores `0`); fields after the rate are checked, not ignored.
 #ifndef METRICSGATE_INGEST_STATSD_PARSER_H_
 #define METRICSGATE_INGEST_STATSD_PARSER_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace metricsgate::ingest {
 
 enum class StatsdType : uint8_t { kCounter, kGauge, kTimer, kHistogram, kDistribution, kSet };
 
-// Why a line was dropped: the `reason` label of metricsgate_statsd_bad_lines_total.
+// Why a line or a sample was dropped: the `reason` label of
+// metricsgate_statsd_bad_lines_total.
 enum class BadLineReason : uint8_t {
-  kMalformedLine,           // not `name:value|type`: no `:` or no `|`
+  kMalformedLine,           // no `:` after the name, or a sample without `|type`
   kEmptyName,               // nothing before the first `:`
-  kInvalidUtf8,             // the name is not valid UTF-8
-  kMalformedValue,          // the value is not a plain decimal number
-  kUnknownType,             // the type is none of c g ms h d s
+  kInvalidUtf8,             // the line is not valid UTF-8
+  kMalformedValue,          // not a plain decimal number; or an empty set member
+  kUnknownType,             // none of c g ms h d s
   kInvalidSampleRate,       // `@` not followed by a finite number > 0
-  kUnknownField,            // a field after the type other than `@rate`
+  kMalformedTimestamp,      // `|T` not followed by an integer
+  kMalformedContainerId,    // `|c:` with nothing after it
+  kUnknownField,            // another field after the type, or an empty one
+  kInvalidPacking,          // several packed values (`k:1:2|s`) for a set
+  kMixedTaggingStyles,      // DogStatsD tags and tags in the name on one line
+  kIllegalNegativeTimer,    // an `ms` value below 0 (Etsy rejects these too)
   kValueOutOfRange,         // the value (scaled by 1/rate) is not a finite double
   kIllegalNegativeCounter,  // a counter decrement: Prometheus counters never go down
   kTypeConflict,            // the name already holds a series of another type
   kReservedName,            // the name is in metricsgate's own `metricsgate_` namespace
-  kUnsupportedType,         // timers, histograms, distributions and sets (issue #3)
 };
-inline constexpr size_t kBadLineReasonCount =
-    static_cast<size_t>(BadLineReason::kUnsupportedType) + 1;
+inline constexpr size_t kBadLineReasonCount = static_cast<size_t>(BadLineReason::kReservedName) + 1;
 
 // The label value for `reason`, e.g. "malformed_value".
 std::string_view BadLineReasonName(BadLineReason reason);
 
-// One parsed sample. The views alias the packet and are valid while it is.
+// A tag as sent (key not yet escaped). Views alias the packet.
+struct StatsdTag {
+  std::string_view key;
+  std::string_view value;
+};
+
+// One parsed sample. Views alias the packet (or ParsedLine::name_buffer) and stay valid until
+// the next parse into the same ParsedLine, while the packet does.
 struct StatsdSample {
-  std::string_view name;        // as sent, not escaped
+  std::string_view name;        // without tags, not escaped
   std::string_view value_text;  // as sent; set members are strings
   double value = 0;             // the parsed value; 0 for sets
   StatsdType type = StatsdType::kCounter;
@@ -51,14 +74,32 @@ struct StatsdSample {
   bool has_sign = false;   // the value starts with `+` or `-` (a gauge delta)
 };
 
+// The result of one line: its good samples, the reasons of its bad ones, and the tags that
+// apply to every sample. Reuse one ParsedLine for many lines: its vectors keep their capacity.
+struct ParsedLine {
+  std::vector<StatsdSample> samples;
+  std::vector<BadLineReason> errors;  // one per dropped sample, or one for the whole line
+  std::vector<StatsdTag> tags;        // in the order sent; keys may repeat
+  uint32_t tag_errors = 0;            // tags dropped: empty, or without a key or value
+  std::string name_buffer;            // holds a name with SignalFx tags cut out of its middle
+
+  void Clear() {
+    samples.clear();
+    errors.clear();
+    tags.clear();
+    tag_errors = 0;
+  }
+};
+
 // Parses a plain decimal number: optional sign, digits with an optional fraction (".5" and "5."
 // included), optional exponent. No spaces, hex, "inf" or "nan". Returns false for anything
 // else, and for values that overflow a double.
 bool ParseStatsdNumber(std::string_view text, double* value);
 
-// Parses one line, without its terminator. On success fills `*sample` and returns true; on
-// failure sets `*reason` and returns false.
-bool ParseStatsdLine(std::string_view line, StatsdSample* sample, BadLineReason* reason);
+// Parses one line, without its terminator, into `*out` (cleared first). Each sample of the
+// line stands alone, as in Etsy statsd: a bad one is reported in `errors` and the others kept.
+// A problem with the name or its tags drops the whole line with one error.
+void ParseStatsdLine(std::string_view line, ParsedLine* out);
 
 // Calls `fn(line)` for every non-empty line of `packet`, without the `\n` or `\r\n`.
 template <typename Fn>
@@ -71,6 +112,10 @@ void ForEachStatsdLine(std::string_view packet, Fn&& fn) {
     if (!line.empty()) fn(line);
   }
 }
+
+// Etsy statsd's key sanitizing, for Graphite names: runs of whitespace become `_`, `/` becomes
+// `-`, and every character outside [a-zA-Z0-9_.;=-] is removed. Writes to `*out`.
+void SanitizeEtsyKey(std::string_view key, std::string* out);
 
 }  // namespace metricsgate::ingest
 

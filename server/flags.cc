@@ -19,6 +19,42 @@ absl::Status CheckAddress(std::string_view value, bool may_be_empty) {
   return ParseListenAddress(value).status();
 }
 
+}  // namespace
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  const auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        StrCat("not a duration: \"", text, "\" (want a number and a unit, as 10s, 500ms, 1m)"));
+  };
+  if (text.empty()) return invalid();
+  int64_t total = 0;
+  for (size_t i = 0; i < text.size();) {
+    int64_t number = 0;
+    const size_t digits_start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      if (number > 1'000'000'000) return invalid();
+      number = number * 10 + (text[i++] - '0');
+    }
+    if (i == digits_start) return invalid();
+    int64_t unit;
+    if (text.substr(i, 2) == "ms") {
+      unit = 1, i += 2;
+    } else if (text.substr(i, 1) == "s") {
+      unit = 1000, i += 1;
+    } else if (text.substr(i, 1) == "m") {
+      unit = 60'000, i += 1;
+    } else if (text.substr(i, 1) == "h") {
+      unit = 3'600'000, i += 1;
+    } else {
+      return invalid();
+    }
+    total += number * unit;
+  }
+  return std::chrono::milliseconds(total);
+}
+
+namespace {
+
 struct FlagDef {
   std::string_view name;
   std::string_view default_value;
@@ -48,6 +84,15 @@ const std::vector<FlagDef>& Flags() {
        [](std::string_view v, Config* c) {
          MG_RETURN_IF_ERROR(CheckAddress(v, /*may_be_empty=*/true));
          c->statsd_listen_udp = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"statsd.flush-interval", "10s",
+       "How often StatsD intervals end: sets report their distinct members of the last one.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->flush_interval, ParseDuration(v));
+         if (c->flush_interval.count() <= 0) {
+           return absl::InvalidArgumentError("must be more than 0");
+         }
          return absl::OkStatus();
        }},
       {"log.level", "info",

@@ -4,6 +4,7 @@
 #ifndef METRICSGATE_SERVER_FLAGS_H_
 #define METRICSGATE_SERVER_FLAGS_H_
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,7 @@ struct Config {
   std::string web_listen_address = ":9091";
   std::string web_telemetry_path = "/metrics";
   std::string statsd_listen_udp = ":8125";  // "" disables the listener
+  std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;
 };
 
@@ -30,6 +32,9 @@ struct ParsedFlags {
 // Parses `args` (argv without the program name). Returns kInvalidArgument naming the flag for
 // an unknown flag, a missing value or a bad value.
 absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args);
+
+// Parses a Prometheus-style duration: "10s", "500ms", "1m30s", "2h". Units: ms, s, m, h.
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // The --help text: usage and every flag with its default.
 std::string HelpText();

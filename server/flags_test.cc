@@ -18,6 +18,7 @@ TEST(FlagsTest, DefaultsAreTheProductDefaults) {
   EXPECT_EQ(parsed->config.web_telemetry_path, "/metrics");
   EXPECT_EQ(parsed->config.statsd_listen_udp, ":8125");
   EXPECT_EQ(parsed->config.log_level, log::Level::kInfo);
+  EXPECT_EQ(parsed->config.flush_interval, std::chrono::milliseconds(10000));
 }
 
 TEST(FlagsTest, TakesBothKingpinSpellings) {
@@ -29,6 +30,25 @@ TEST(FlagsTest, TakesBothKingpinSpellings) {
   EXPECT_EQ(parsed->config.statsd_listen_udp, "[::1]:0");
   EXPECT_EQ(parsed->config.web_telemetry_path, "/m");
   EXPECT_EQ(parsed->config.log_level, log::Level::kDebug);
+}
+
+TEST(FlagsTest, ParsesDurations) {
+  EXPECT_EQ(*ParseDuration("10s"), std::chrono::milliseconds(10000));
+  EXPECT_EQ(*ParseDuration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*ParseDuration("1m30s"), std::chrono::milliseconds(90000));
+  EXPECT_EQ(*ParseDuration("2h"), std::chrono::milliseconds(7200000));
+  EXPECT_EQ(*ParseDuration("0s"), std::chrono::milliseconds(0));
+  for (std::string_view bad : {"", "10", "s", "10x", "1.5s", "-1s", "10 s", "99999999999s"}) {
+    EXPECT_EQ(ParseDuration(bad).status(),
+              absl::InvalidArgumentError("not a duration: \"" + std::string(bad) +
+                                         "\" (want a number and a unit, as 10s, 500ms, 1m)"))
+        << bad;
+  }
+  EXPECT_EQ(Parse({"--statsd.flush-interval=500ms"})->config.flush_interval,
+            std::chrono::milliseconds(500));
+  EXPECT_EQ(Parse({"--statsd.flush-interval=0s"}).status(),
+            absl::InvalidArgumentError("invalid value for '--statsd.flush-interval': must be "
+                                       "more than 0"));
 }
 
 TEST(FlagsTest, EmptyUdpAddressDisablesTheListener) {

@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -70,10 +71,23 @@ int Server::Run() {
   // signal at once.
   asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(p.ioc);
+  // Ends a StatsD interval every --statsd.flush-interval, on the io_context.
+  asio::steady_timer flush(p.ioc);
+  std::function<void()> schedule_flush = [&] {
+    flush.expires_at(flush.expiry() + p.config.flush_interval);
+    flush.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      p.table.EndInterval();
+      schedule_flush();
+    });
+  };
+  flush.expires_after(std::chrono::milliseconds(0));
+  schedule_flush();
   signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
     log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
     if (p.udp) p.udp->Stop();
+    flush.cancel();
     deadline.expires_after(kShutdownGrace);
     deadline.async_wait([&](const boost::system::error_code& timer_ec) {
       if (timer_ec) return;

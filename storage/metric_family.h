@@ -4,20 +4,29 @@
 #ifndef METRICSGATE_STORAGE_METRIC_FAMILY_H_
 #define METRICSGATE_STORAGE_METRIC_FAMILY_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace metricsgate::storage {
 
-enum class MetricType { kCounter, kGauge, kUntyped };
+enum class MetricType { kCounter, kGauge, kHistogram, kUntyped };
 
 // A label pair; names are valid Prometheus label names.
 using Label = std::pair<std::string, std::string>;
 
+struct HistogramValue {
+  // (upper bound, cumulative count) in increasing bound order; the last bound is +Inf and its
+  // count is the histogram's count.
+  std::vector<std::pair<double, double>> buckets;
+  double sum = 0;
+};
+
 struct Sample {
-  std::vector<Label> labels;  // Sorted by name.
-  double value = 0;
+  std::vector<Label> labels;                // Sorted by name.
+  double value = 0;                         // Counters, gauges, untyped.
+  std::optional<HistogramValue> histogram;  // Histograms only.
 };
 
 struct MetricFamily {

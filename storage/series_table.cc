@@ -1,90 +1,203 @@
 #include "storage/series_table.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "base/str_cat.h"
+#include "storage/series_key.h"
 
 namespace metricsgate::storage {
 namespace {
 
-std::string_view TypeName(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
+constexpr std::string_view kHistogramSuffixes[] = {"_bucket", "_sum", "_count"};
+
+}  // namespace
+
+const Buckets& DefaultBuckets() {
+  static const Buckets buckets = std::make_shared<const std::vector<double>>(
+      std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10});
+  return buckets;
+}
+
+SeriesTable::Histogram::Histogram(Buckets b)
+    : bounds(std::move(b)), counts(new std::atomic<double>[bounds->size() + 1]) {
+  for (size_t i = 0; i <= bounds->size(); ++i) counts[i].store(0, std::memory_order_relaxed);
+}
+
+std::string_view SeriesTable::KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kCounter:
       return "counter";
-    case MetricType::kGauge:
+    case Kind::kGauge:
       return "gauge";
-    case MetricType::kUntyped:
-      return "untyped";
+    case Kind::kHistogram:
+      return "timer";
+    case Kind::kSet:
+      return "set";
   }
   return "unknown";
 }
 
-absl::Status TypeConflict(std::string_view name, MetricType have, MetricType want) {
-  return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ", TypeName(have), "; a ",
-                                              TypeName(want), " sample cannot update it"));
-}
-
-}  // namespace
-
-SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view name, MetricType type,
-                                               absl::Status* status) {
-  // The high bits pick the shard; the map inside uses the low ones.
-  Shard& shard = shards_[(NameHash{}(name) >> 48) % kShards];
-  {
-    absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.series.find(name);
-    if (it != shard.series.end()) {
-      if (it->second->type != type) {
-        *status = TypeConflict(name, it->second->type, type);
-        return nullptr;
+absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind) {
+  absl::MutexLock lock(&names_mu_);
+  auto it = names_.find(name);
+  if (it != names_.end()) {
+    if (it->second.derived) {
+      return absl::FailedPreconditionError(StrCat("metric \"", name,
+                                                  "\" is written by a timer's histogram; a ",
+                                                  KindName(kind), " sample cannot take the name"));
+    }
+    if (it->second.kind != kind) {
+      return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ",
+                                                  KindName(it->second.kind), "; a ", KindName(kind),
+                                                  " sample cannot update it"));
+    }
+    return absl::OkStatus();  // another label set of a known name
+  }
+  if (kind == Kind::kHistogram) {
+    for (std::string_view suffix : kHistogramSuffixes) {
+      const std::string derived = StrCat(name, suffix);
+      if (names_.contains(derived)) {
+        return absl::FailedPreconditionError(
+            StrCat("metric \"", derived, "\" exists; a timer \"", name, "\" would write it too"));
       }
-      return it->second.get();
+    }
+    for (std::string_view suffix : kHistogramSuffixes) {
+      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true});
     }
   }
-  absl::MutexLock lock(&shard.mu);
-  auto [it, inserted] = shard.series.try_emplace(name, nullptr);
-  if (inserted) {
-    it->second = std::make_unique<Series>(type);
-    size_.fetch_add(1, std::memory_order_relaxed);
-  } else if (it->second->type != type) {
-    *status = TypeConflict(name, it->second->type, type);
-    return nullptr;
-  }
-  return it->second.get();
+  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false});
+  return absl::OkStatus();
 }
 
-absl::Status SeriesTable::AddToCounter(std::string_view name, double delta) {
+SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
+                                               const Buckets& buckets, absl::Status* status) {
+  // The high bits pick the shard; the map inside uses the low ones.
+  Shard& shard = shards_[(KeyHash{}(key) >> 48) % kShards];
+  const auto check = [&](Series* series) -> Series* {
+    if (series->kind == kind) return series;
+    *status = absl::FailedPreconditionError(StrCat("metric \"", SeriesKeyName(key), "\" is a ",
+                                                   KindName(series->kind), "; a ", KindName(kind),
+                                                   " sample cannot update it"));
+    return nullptr;
+  };
+  {
+    absl::ReaderMutexLock lock(&shard.mu);
+    auto it = shard.series.find(key);
+    if (it != shard.series.end()) return check(it->second.get());
+  }
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.series.find(key);
+  if (it != shard.series.end()) return check(it->second.get());
+  if (absl::Status claimed = ClaimName(SeriesKeyName(key), kind); !claimed.ok()) {
+    *status = std::move(claimed);
+    return nullptr;
+  }
+  auto series = std::make_unique<Series>(kind);
+  if (kind == Kind::kHistogram) {
+    series->histogram = std::make_unique<Histogram>(buckets ? buckets : DefaultBuckets());
+  } else if (kind == Kind::kSet) {
+    series->set = std::make_unique<Set>();
+  }
+  Series* created = series.get();
+  shard.series.emplace(std::string(key), std::move(series));
+  size_.fetch_add(1, std::memory_order_relaxed);
+  return created;
+}
+
+absl::Status SeriesTable::AddToCounter(std::string_view key, double delta) {
   absl::Status status;
-  Series* series = FindOrCreate(name, MetricType::kCounter, &status);
+  Series* series = FindOrCreate(key, Kind::kCounter, nullptr, &status);
   if (series == nullptr) return status;
   series->value.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-absl::Status SeriesTable::SetGauge(std::string_view name, double value) {
+absl::Status SeriesTable::SetGauge(std::string_view key, double value) {
   absl::Status status;
-  Series* series = FindOrCreate(name, MetricType::kGauge, &status);
+  Series* series = FindOrCreate(key, Kind::kGauge, nullptr, &status);
   if (series == nullptr) return status;
   series->value.store(value, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-absl::Status SeriesTable::AddToGauge(std::string_view name, double delta) {
+absl::Status SeriesTable::AddToGauge(std::string_view key, double delta) {
   absl::Status status;
-  Series* series = FindOrCreate(name, MetricType::kGauge, &status);
+  Series* series = FindOrCreate(key, Kind::kGauge, nullptr, &status);
   if (series == nullptr) return status;
   series->value.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
+absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
+                                  const Buckets& buckets) {
+  absl::Status status;
+  Series* series = FindOrCreate(key, Kind::kHistogram, buckets, &status);
+  if (series == nullptr) return status;
+  Histogram& histogram = *series->histogram;
+  const std::vector<double>& bounds = *histogram.bounds;
+  const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
+  histogram.counts[index].fetch_add(weight, std::memory_order_relaxed);
+  histogram.sum.fetch_add(value * weight, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member) {
+  absl::Status status;
+  Series* series = FindOrCreate(key, Kind::kSet, nullptr, &status);
+  if (series == nullptr) return status;
+  absl::MutexLock lock(&series->set->mu);
+  if (!series->set->members.contains(member)) series->set->members.emplace(std::string(member));
+  return absl::OkStatus();
+}
+
+void SeriesTable::EndInterval() {
+  for (Shard& shard : shards_) {
+    absl::ReaderMutexLock lock(&shard.mu);
+    for (auto& [key, series] : shard.series) {
+      if (series->kind != Kind::kSet) continue;
+      absl::MutexLock set_lock(&series->set->mu);
+      series->value.store(static_cast<double>(series->set->members.size()),
+                          std::memory_order_relaxed);
+      series->set->members.clear();
+    }
+  }
+}
+
 void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
-  out->reserve(out->size() + size());
+  absl::flat_hash_map<std::string, size_t, KeyHash, KeyEq> family_index;
   for (const Shard& shard : shards_) {
     absl::ReaderMutexLock lock(&shard.mu);
-    for (const auto& [name, series] : shard.series) {
-      MetricFamily& family = out->emplace_back();
-      family.name = name;
-      family.help = std::string(kStatsdHelp);
-      family.type = series->type;
-      family.samples.push_back(Sample{{}, series->value.load(std::memory_order_relaxed)});
+    for (const auto& [key, series] : shard.series) {
+      const std::string_view name = SeriesKeyName(key);
+      auto it = family_index.find(name);
+      if (it == family_index.end()) {
+        it = family_index.emplace(std::string(name), out->size()).first;
+        MetricFamily& family = out->emplace_back();
+        family.name = std::string(name);
+        family.help = std::string(kStatsdHelp);
+        family.type = series->kind == Kind::kCounter     ? MetricType::kCounter
+                      : series->kind == Kind::kHistogram ? MetricType::kHistogram
+                                                         : MetricType::kGauge;
+      }
+      Sample& sample = (*out)[it->second].samples.emplace_back();
+      sample.labels = SeriesKeyLabels(key);
+      if (series->kind != Kind::kHistogram) {
+        sample.value = series->value.load(std::memory_order_relaxed);
+        continue;
+      }
+      const Histogram& histogram = *series->histogram;
+      HistogramValue value;
+      double cumulative = 0;
+      for (size_t i = 0; i <= histogram.bounds->size(); ++i) {
+        cumulative += histogram.counts[i].load(std::memory_order_relaxed);
+        value.buckets.emplace_back(i < histogram.bounds->size()
+                                       ? (*histogram.bounds)[i]
+                                       : std::numeric_limits<double>::infinity(),
+                                   cumulative);
+      }
+      value.sum = histogram.sum.load(std::memory_order_relaxed);
+      sample.histogram = std::move(value);
     }
   }
 }
@@ -93,7 +206,7 @@ void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
   out->push_back(MetricFamily{"metricsgate_series",
                               "Series held in the store.",
                               MetricType::kGauge,
-                              {Sample{{}, static_cast<double>(size())}}});
+                              {Sample{{}, static_cast<double>(size()), std::nullopt}}});
 }
 
 }  // namespace metricsgate::storage

@@ -1,12 +1,15 @@
 #include "storage/series_table.h"
 
 #include <algorithm>
+#include <limits>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/series_key.h"
 
 namespace metricsgate::storage {
 namespace {
@@ -20,9 +23,8 @@ std::vector<std::pair<std::string, double>> Values(const SeriesTable& table) {
   table.Collect(&families);
   std::vector<std::pair<std::string, double>> out;
   for (const MetricFamily& family : families) {
-    EXPECT_EQ(family.samples.size(), 1u) << family.name;
     EXPECT_EQ(family.help, kStatsdHelp);
-    out.emplace_back(family.name, family.samples.at(0).value);
+    for (const Sample& sample : family.samples) out.emplace_back(family.name, sample.value);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -97,6 +99,102 @@ TEST(SeriesTableTest, OwnMetricsCountSeries) {
   EXPECT_EQ(families[0].type, MetricType::kGauge);
   ASSERT_EQ(families[0].samples.size(), 1u);
   EXPECT_EQ(families[0].samples[0].value, 2);
+}
+
+std::string Key(std::string_view name, std::vector<LabelView> labels) {
+  std::string key;
+  EncodeSeriesKey(name, labels.data(), labels.size(), &key);
+  return key;
+}
+
+TEST(SeriesTableTest, SeriesOfOneNameFormOneFamilyWithTheirLabels) {
+  SeriesTable table;
+  ASSERT_TRUE(table.AddToCounter(Key("hits", {{"env", "prod"}}), 2).ok());
+  ASSERT_TRUE(table.AddToCounter(Key("hits", {{"env", "dev"}}), 1).ok());
+  ASSERT_TRUE(table.AddToCounter(Key("hits", {}), 5).ok());
+  ASSERT_TRUE(table.AddToCounter(Key("hits", {{"env", "prod"}}), 1).ok());
+  EXPECT_EQ(table.size(), 3u);
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(families[0].name, "hits");
+  std::vector<std::pair<std::vector<Label>, double>> samples;
+  for (const Sample& s : families[0].samples) samples.emplace_back(s.labels, s.value);
+  std::sort(samples.begin(), samples.end());
+  EXPECT_EQ(samples, (std::vector<std::pair<std::vector<Label>, double>>{
+                         {{}, 5}, {{{"env", "dev"}}, 1}, {{{"env", "prod"}}, 3}}));
+}
+
+TEST(SeriesTableTest, OneNameHasOneKindWhateverItsLabels) {
+  SeriesTable table;
+  ASSERT_TRUE(table.AddToCounter(Key("x", {{"a", "1"}}), 1).ok());
+  EXPECT_EQ(
+      table.SetGauge(Key("x", {{"a", "2"}}), 1),
+      absl::FailedPreconditionError("metric \"x\" is a counter; a gauge sample cannot update it"));
+  EXPECT_EQ(table.size(), 1u);
+}
+
+TEST(SeriesTableTest, HistogramCountsWeightsIntoCumulativeBuckets) {
+  SeriesTable table;
+  auto buckets = std::make_shared<const std::vector<double>>(std::vector<double>{1, 5});
+  ASSERT_TRUE(table.Observe("t", 0.5, 1, buckets).ok());
+  ASSERT_TRUE(table.Observe("t", 1, 1).ok());  // le is inclusive; buckets fixed at creation
+  ASSERT_TRUE(table.Observe("t", 3, 4).ok());  // sampled at 1/4
+  ASSERT_TRUE(table.Observe("t", 100, 1).ok());
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  ASSERT_EQ(families.size(), 1u);
+  EXPECT_EQ(families[0].type, MetricType::kHistogram);
+  ASSERT_EQ(families[0].samples.size(), 1u);
+  const HistogramValue& h = families[0].samples[0].histogram.value();
+  EXPECT_EQ(h.buckets, (std::vector<std::pair<double, double>>{
+                           {1, 2}, {5, 6}, {std::numeric_limits<double>::infinity(), 7}}));
+  EXPECT_EQ(h.sum, 0.5 + 1 + 12 + 100);
+}
+
+TEST(SeriesTableTest, DefaultBucketsAreClientGolangs) {
+  EXPECT_EQ(*DefaultBuckets(),
+            (std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}));
+  SeriesTable table;
+  ASSERT_TRUE(table.Observe("t", 0.2, 1).ok());
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  EXPECT_EQ(families.at(0).samples.at(0).histogram->buckets.size(), 12u);
+}
+
+TEST(SeriesTableTest, HistogramOwnsItsDerivedNames) {
+  SeriesTable table;
+  ASSERT_TRUE(table.Observe("t", 1, 1).ok());
+  EXPECT_EQ(table.AddToCounter("t_count", 1),
+            absl::FailedPreconditionError("metric \"t_count\" is written by a timer's "
+                                          "histogram; a counter sample cannot take the name"));
+  EXPECT_EQ(table.SetGauge("t_sum", 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(table.SetGauge("t_bucket", 1).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(table.AddToCounter("u_sum", 1).ok());
+  EXPECT_EQ(
+      table.Observe("u", 1, 1),
+      absl::FailedPreconditionError("metric \"u_sum\" exists; a timer \"u\" would write it too"));
+  EXPECT_EQ(table.size(), 2u);
+}
+
+TEST(SeriesTableTest, SetsCountDistinctMembersOfTheLastInterval) {
+  SeriesTable table;
+  for (std::string_view member : {"alice", "bob", "alice", "carol"}) {
+    ASSERT_TRUE(table.AddToSet("users", member).ok());
+  }
+  EXPECT_EQ(Values(table), (Values_t{{"users", 0}}));  // no interval has ended yet
+  table.EndInterval();
+  EXPECT_EQ(Values(table), (Values_t{{"users", 3}}));
+  ASSERT_TRUE(table.AddToSet("users", "alice").ok());
+  EXPECT_EQ(Values(table), (Values_t{{"users", 3}}));  // still the last complete interval
+  table.EndInterval();
+  EXPECT_EQ(Values(table), (Values_t{{"users", 1}}));
+  table.EndInterval();
+  EXPECT_EQ(Values(table), (Values_t{{"users", 0}}));
+  EXPECT_EQ(table.AddToCounter("users", 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      table.SetGauge("users", 1),
+      absl::FailedPreconditionError("metric \"users\" is a set; a gauge sample cannot update it"));
 }
 
 TEST(SeriesTableTest, ConcurrentIncrementsAreNotLost) {

@@ -2,12 +2,14 @@
 
 import re
 import subprocess
+import time
 
 import statsd  # Debian's python3-statsd: a real client, as users send with it
 
 from mg import Metricsgate
 
 SELF = ("metricsgate_statsd_packets_total", "metricsgate_statsd_lines_total",
+        "metricsgate_statsd_samples_total", "metricsgate_statsd_tag_errors_total",
         "metricsgate_statsd_bad_lines_total", "metricsgate_series", "metricsgate_build_info")
 
 
@@ -64,7 +66,7 @@ def test_bad_lines_are_counted_by_reason_and_the_rest_of_the_packet_kept():
                 "x:1|q\n"
                 "x:1|c|@0\n"
                 "dec:-1|c\n"
-                "t:12|ms\n"
+                "t:-12|ms\n"
                 "good:2|c\r\n"
                 "\n"
                 "metricsgate.series:5|g\n"
@@ -80,7 +82,7 @@ def test_bad_lines_are_counted_by_reason_and_the_rest_of_the_packet_kept():
         assert bad(samples, "unknown_type") == 1
         assert bad(samples, "invalid_sample_rate") == 1
         assert bad(samples, "illegal_negative_counter") == 1
-        assert bad(samples, "unsupported_type") == 1
+        assert bad(samples, "illegal_negative_timer") == 1
         assert bad(samples, "reserved_name") == 1
         assert bad(samples, "type_conflict") == 1
         assert bad(samples, "invalid_utf8") == 1
@@ -102,16 +104,62 @@ def test_garbage_datagrams_never_stop_the_server():
         assert mg.stop() == 0
 
 
-def test_real_statsd_client_library():
-    with Metricsgate() as mg:
+def test_real_statsd_client_library_every_type():
+    with Metricsgate("--statsd.flush-interval=100ms") as mg:
         client = statsd.StatsClient(mg.udp[0], mg.udp[1])
         client.incr("jobs.done")
         client.incr("jobs.done", 4)
+        client.decr("jobs.done")  # a decrement: dropped, a Prometheus counter never goes down
         client.gauge("queue.depth", 10)
         client.gauge("queue.depth", -3, delta=True)
         client.gauge("queue.depth", 5, delta=True)
-        samples = mg.wait_for_packets(5)
-        assert user_samples(samples) == {("jobs_done", ()): 5.0, ("queue_depth", ()): 12.0}
+        client.timing("db.query", 30)    # milliseconds
+        client.timing("db.query", 2000)
+        sent = 8
+        samples = mg.wait_for_packets(sent)
+        assert user_samples(samples) == {
+            ("jobs_done", ()): 5.0,
+            ("queue_depth", ()): 12.0,
+            **{("db_query_bucket", (("le", le),)): count for le, count in [
+                ("0.005", 0), ("0.01", 0), ("0.025", 0), ("0.05", 1), ("0.1", 1), ("0.25", 1),
+                ("0.5", 1), ("1", 1), ("2.5", 2), ("5", 2), ("10", 2), ("+Inf", 2)]},
+            ("db_query_sum", ()): 2.03,
+            ("db_query_count", ()): 2.0,
+        }
+        assert bad(samples, "illegal_negative_counter") == 1
+        assert "# TYPE db_query histogram\n" in mg.scrape()
+        # A set reports the distinct members of the last flush interval. Members sent in one
+        # interval may straddle its end, so send them until an interval holds all three.
+        deadline = time.monotonic() + 10
+        while True:
+            for user in ("alice", "bob", "alice", "carol"):
+                client.set("active.users", user)
+            sent += 4
+            value = mg.wait_for_packets(sent).get(("active_users", ()), 0.0)
+            assert value <= 3.0
+            if value == 3.0:
+                break
+            assert time.monotonic() < deadline, "no interval held all three members"
+            time.sleep(0.05)
+        assert "# TYPE active_users gauge\n" in mg.scrape()
+
+
+def test_tags_of_every_style_become_labels():
+    with Metricsgate() as mg:
+        mg.send("req:1|c|#env:prod,code:200\n"
+                "req,env=prod,code=200:1|c\n"
+                "req#env=prod,code=200:1|c\n"
+                "req[env=prod,code=200]:1|c\n"
+                "req;env=prod;code=200:1|c\n"
+                "req:2|c|#code:500,env:prod|@0.5\n"
+                "req,env=dev:1|c|#code:200\n"          # two styles at once: dropped
+                "lat:100|ms|#path:/api/v1\n")
+        samples = mg.wait_for_packets(1)
+        assert user_samples(samples)[("req", (("code", "200"), ("env", "prod")))] == 5.0
+        assert user_samples(samples)[("req", (("code", "500"), ("env", "prod")))] == 4.0
+        assert user_samples(samples)[("lat_count", (("path", "/api/v1"),))] == 1.0
+        assert bad(samples, "mixed_tagging_styles") == 1
+        assert 'req{code="200",env="prod"} 5\n' in mg.scrape()
 
 
 def test_order_is_deterministic_and_self_metrics_are_present():
