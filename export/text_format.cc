@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 
 namespace metricsgate::exporter {
 namespace {
@@ -117,10 +118,15 @@ void AppendValue(double value, std::string* out) {
 }
 
 std::string RenderText(std::vector<MetricFamily> families) {
-  std::sort(families.begin(), families.end(),
-            [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
+  std::stable_sort(families.begin(), families.end(),
+                   [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
   std::string out;
-  for (MetricFamily& family : families) {
+  for (size_t i = 0; i < families.size(); ++i) {
+    MetricFamily& family = families[i];
+    for (; i + 1 < families.size() && families[i + 1].name == family.name; ++i) {
+      std::move(families[i + 1].samples.begin(), families[i + 1].samples.end(),
+                std::back_inserter(family.samples));
+    }
     if (family.samples.empty()) continue;
     std::sort(family.samples.begin(), family.samples.end(),
               [](const Sample& a, const Sample& b) { return a.labels < b.labels; });

@@ -22,8 +22,11 @@ void AppendValue(double value, std::string* out);
 
 // Renders `families` as text 0.0.4: for each family `# HELP`, `# TYPE`, then its samples.
 // Families are written sorted by name and samples by their labels, so the output is the same
-// for the same contents whatever order they arrive in. Families without samples are skipped.
-// REQUIRES: names are valid metric names, label names valid label names, and no name repeats.
+// for the same contents whatever order they arrive in. Families of the same name (several
+// listeners each reporting theirs) are written as one, with the first one's help and type.
+// Families without samples are skipped.
+// REQUIRES: names are valid metric names, label names valid label names; families of one name
+// have one type and no two samples with the same labels.
 std::string RenderText(std::vector<storage::MetricFamily> families);
 
 }  // namespace metricsgate::exporter

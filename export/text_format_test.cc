@@ -97,6 +97,22 @@ TEST(TextFormatTest, RendersHistogramsAsClientGolang) {
             "t_count{env=\"prod\"} 4\n");
 }
 
+TEST(TextFormatTest, MergesFamiliesOfTheSameName) {
+  std::vector<MetricFamily> families = {
+      {"drops_total", "Drops.", MetricType::kCounter, {{{{"address", "b"}}, 2}}},
+      {"a", "A.", MetricType::kGauge, {{{}, 1}}},
+      {"drops_total", "Other help.", MetricType::kCounter, {{{{"address", "a"}}, 1}}},
+  };
+  EXPECT_EQ(RenderText(families),
+            "# HELP a A.\n"
+            "# TYPE a gauge\n"
+            "a 1\n"
+            "# HELP drops_total Drops.\n"
+            "# TYPE drops_total counter\n"
+            "drops_total{address=\"a\"} 1\n"
+            "drops_total{address=\"b\"} 2\n");
+}
+
 TEST(TextFormatTest, SkipsEmptyFamiliesAndRendersNothingForNone) {
   EXPECT_EQ(RenderText({}), "");
   EXPECT_EQ(RenderText({{"empty", "No samples.", MetricType::kGauge, {}}}), "");

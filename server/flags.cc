@@ -55,6 +55,19 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 
 namespace {
 
+// Digits in `base` (8 or 10) making a number no larger than `max`.
+bool ParseUnsigned(std::string_view text, unsigned base, uint64_t max, uint64_t* value) {
+  if (text.empty()) return false;
+  uint64_t n = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch >= static_cast<char>('0' + base)) return false;
+    n = n * base + static_cast<uint64_t>(ch - '0');
+    if (n > max) return false;
+  }
+  *value = n;
+  return true;
+}
+
 struct FlagDef {
   std::string_view name;
   std::string_view default_value;
@@ -84,6 +97,49 @@ const std::vector<FlagDef>& Flags() {
        [](std::string_view v, Config* c) {
          MG_RETURN_IF_ERROR(CheckAddress(v, /*may_be_empty=*/true));
          c->statsd_listen_udp = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"statsd.listen-tcp", ":8125",
+       "The TCP address on which to receive StatsD lines. \"\" disables it.",
+       [](std::string_view v, Config* c) {
+         MG_RETURN_IF_ERROR(CheckAddress(v, /*may_be_empty=*/true));
+         c->statsd_listen_tcp = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"statsd.listen-unixgram", "",
+       "The unix datagram socket path on which to receive StatsD lines. \"\" disables it.",
+       [](std::string_view v, Config* c) {
+         c->statsd_listen_unixgram = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"statsd.unixsocket-mode", "755", "The permission mode of the unix datagram socket, octal.",
+       [](std::string_view v, Config* c) {
+         uint64_t mode = 0;
+         if (!ParseUnsigned(v, 8, 07777, &mode)) {
+           return absl::InvalidArgumentError(StrCat("not an octal mode: \"", v, "\""));
+         }
+         c->statsd_unixsocket_mode = static_cast<unsigned>(mode);
+         return absl::OkStatus();
+       }},
+      {"statsd.read-buffer", "0",
+       "Size in bytes of the StatsD sockets' receive buffers (SO_RCVBUF); 0 takes the largest "
+       "the kernel allows (net.core.rmem_max).",
+       [](std::string_view v, Config* c) {
+         uint64_t bytes = 0;
+         if (!ParseUnsigned(v, 10, uint64_t{1} << 30, &bytes)) {
+           return absl::InvalidArgumentError(
+               StrCat("not a size in bytes up to 1 GiB: \"", v, "\""));
+         }
+         c->statsd_read_buffer = static_cast<int>(bytes);
+         return absl::OkStatus();
+       }},
+      {"statsd.tcp-idle-timeout", "5m",
+       "Close a StatsD TCP connection that has sent nothing for this long.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->statsd_tcp_idle_timeout, ParseDuration(v));
+         if (c->statsd_tcp_idle_timeout.count() <= 0) {
+           return absl::InvalidArgumentError("must be more than 0");
+         }
          return absl::OkStatus();
        }},
       {"statsd.flush-interval", "10s",

@@ -19,6 +19,11 @@ struct Config {
   std::string web_listen_address = ":9091";
   std::string web_telemetry_path = "/metrics";
   std::string statsd_listen_udp = ":8125";  // "" disables the listener
+  std::string statsd_listen_tcp = ":8125";  // "" disables the listener
+  std::string statsd_listen_unixgram;       // "" (the default) disables the listener
+  unsigned statsd_unixsocket_mode = 0755;
+  int statsd_read_buffer = 0;  // SO_RCVBUF bytes; 0: as large as the kernel allows
+  std::chrono::milliseconds statsd_tcp_idle_timeout{5 * 60 * 1000};
   std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;
 };

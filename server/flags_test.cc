@@ -19,6 +19,10 @@ TEST(FlagsTest, DefaultsAreTheProductDefaults) {
   EXPECT_EQ(parsed->config.statsd_listen_udp, ":8125");
   EXPECT_EQ(parsed->config.log_level, log::Level::kInfo);
   EXPECT_EQ(parsed->config.flush_interval, std::chrono::milliseconds(10000));
+  EXPECT_EQ(parsed->config.statsd_listen_tcp, ":8125");
+  EXPECT_EQ(parsed->config.statsd_listen_unixgram, "");
+  EXPECT_EQ(parsed->config.statsd_unixsocket_mode, 0755u);
+  EXPECT_EQ(parsed->config.statsd_read_buffer, 0);
 }
 
 TEST(FlagsTest, TakesBothKingpinSpellings) {
@@ -49,6 +53,31 @@ TEST(FlagsTest, ParsesDurations) {
   EXPECT_EQ(Parse({"--statsd.flush-interval=0s"}).status(),
             absl::InvalidArgumentError("invalid value for '--statsd.flush-interval': must be "
                                        "more than 0"));
+}
+
+TEST(FlagsTest, StatsdListenerFlags) {
+  absl::StatusOr<ParsedFlags> parsed =
+      Parse({"--statsd.listen-tcp=", "--statsd.listen-unixgram=/tmp/s.sock",
+             "--statsd.unixsocket-mode=660", "--statsd.read-buffer=1048576",
+             "--statsd.tcp-idle-timeout=30s"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.statsd_listen_tcp, "");
+  EXPECT_EQ(parsed->config.statsd_listen_unixgram, "/tmp/s.sock");
+  EXPECT_EQ(parsed->config.statsd_unixsocket_mode, 0660u);
+  EXPECT_EQ(parsed->config.statsd_read_buffer, 1048576);
+  EXPECT_EQ(parsed->config.statsd_tcp_idle_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(Parse({"--statsd.unixsocket-mode=789"}).status(),
+            absl::InvalidArgumentError(
+                "invalid value for '--statsd.unixsocket-mode': not an octal mode: \"789\""));
+  EXPECT_EQ(Parse({"--statsd.unixsocket-mode=17777"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Parse({"--statsd.read-buffer=-1"}).status(),
+            absl::InvalidArgumentError("invalid value for '--statsd.read-buffer': not a size in "
+                                       "bytes up to 1 GiB: \"-1\""));
+  EXPECT_EQ(Parse({"--statsd.read-buffer=2000000000"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Parse({"--statsd.listen-tcp=nope"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FlagsTest, EmptyUdpAddressDisablesTheListener) {

@@ -5,7 +5,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -19,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "server/internal/accept_loop.h"
 #include "server/internal/endpoint.h"
 #include "server/internal/task.h"
 
@@ -35,7 +35,6 @@ constexpr std::chrono::seconds kReadTimeout{30};   // a whole request, or an idl
 constexpr std::chrono::seconds kWriteTimeout{30};  // a whole response
 constexpr uint32_t kHeaderLimit = 64 * 1024;
 constexpr uint64_t kBodyLimit = 64 * 1024 * 1024;
-constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 std::string ToString(beast::string_view s) { return std::string(s.data(), s.size()); }
 
@@ -169,26 +168,6 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state,
   state->Unregister(connection.get());
 }
 
-asio::awaitable<void> Accept(std::shared_ptr<HttpServer::State> state) {
-  for (;;) {
-    auto [ec, socket] =
-        co_await state->acceptor.async_accept(asio::make_strand(state->ioc), kAwait);
-    if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
-    if (ec) {
-      // Out of file descriptors and the like: say so, wait a little, keep accepting.
-      log::Warn("HTTP accept failed", {{"err", ec.message()}});
-      asio::steady_timer timer(state->acceptor.get_executor(), kAcceptRetryDelay);
-      co_await timer.async_wait(kAwait);
-      continue;
-    }
-    auto connection = std::make_shared<Connection>(std::move(socket));
-    if (!state->Register(connection.get())) co_return;  // shutting down: drop it
-    auto executor = connection->stream.get_executor();
-    asio::co_spawn(executor, Serve(state, std::move(connection)),
-                   internal::LogExceptions("http connection"));
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context& ioc,
@@ -204,7 +183,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(asio::io_context&
 HttpServer::~HttpServer() = default;
 
 void HttpServer::Start() {
-  asio::co_spawn(state_->acceptor.get_executor(), Accept(state_),
+  auto serve = [state = state_](tcp::socket socket) {
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    if (!state->Register(connection.get())) return;  // shutting down: drop it
+    auto executor = connection->stream.get_executor();
+    asio::co_spawn(executor, Serve(state, std::move(connection)),
+                   internal::LogExceptions("http connection"));
+  };
+  asio::co_spawn(state_->acceptor.get_executor(), internal::AcceptLoop(state_, "http", serve),
                  internal::LogExceptions("http accept"));
 }
 

@@ -8,15 +8,18 @@
 #include <csignal>
 #include <functional>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "base/str_cat.h"
 #include "export/text_format.h"
 #include "ingest/statsd_ingester.h"
 #include "server/http_server.h"
 #include "server/routes.h"
-#include "server/statsd_udp_listener.h"
+#include "server/statsd_datagram_listener.h"
+#include "server/statsd_tcp_listener.h"
 #include "storage/series_table.h"
 
 namespace metricsgate::server {
@@ -30,7 +33,10 @@ struct Server::Parts {
   asio::io_context ioc;
   storage::SeriesTable table;
   ingest::StatsdIngester ingester{&table};
-  std::unique_ptr<StatsdUdpListener> udp;  // null when disabled
+  // Each null when disabled.
+  std::unique_ptr<StatsdDatagramListener> udp;
+  std::unique_ptr<StatsdDatagramListener> unixgram;
+  std::unique_ptr<StatsdTcpListener> tcp;
   std::unique_ptr<HttpServer> http;
 
   std::string RenderMetrics() const {
@@ -38,6 +44,9 @@ struct Server::Parts {
     ingester.Collect(&families);  // first: see StatsdIngester::Collect
     table.Collect(&families);
     table.CollectOwnMetrics(&families);
+    if (udp) udp->Collect(&families);
+    if (unixgram) unixgram->Collect(&families);
+    if (tcp) tcp->Collect(&families);
     families.push_back(
         {"metricsgate_build_info",
          "A metric with a constant '1' value labeled by the version metricsgate was built from.",
@@ -56,7 +65,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   Parts* p = parts.get();
   if (!config.statsd_listen_udp.empty()) {
     MG_ASSIGN_OR_RETURN(p->udp,
-                        StatsdUdpListener::Create(p->ioc, config.statsd_listen_udp, &p->ingester));
+                        StatsdDatagramListener::CreateUdp(p->ioc, config.statsd_listen_udp,
+                                                          config.statsd_read_buffer, &p->ingester));
+  }
+  if (!config.statsd_listen_unixgram.empty()) {
+    MG_ASSIGN_OR_RETURN(p->unixgram,
+                        StatsdDatagramListener::CreateUnixgram(
+                            p->ioc, config.statsd_listen_unixgram, config.statsd_unixsocket_mode,
+                            config.statsd_read_buffer, &p->ingester));
+  }
+  if (!config.statsd_listen_tcp.empty()) {
+    MG_ASSIGN_OR_RETURN(p->tcp,
+                        StatsdTcpListener::Create(p->ioc, config.statsd_listen_tcp,
+                                                  config.statsd_tcp_idle_timeout, &p->ingester));
   }
   MG_ASSIGN_OR_RETURN(
       p->http, HttpServer::Create(
@@ -87,6 +108,8 @@ int Server::Run() {
     if (ec) return;
     log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
     if (p.udp) p.udp->Stop();
+    if (p.unixgram) p.unixgram->Stop();
+    if (p.tcp) p.tcp->Stop();
     flush.cancel();
     deadline.expires_after(kShutdownGrace);
     deadline.async_wait([&](const boost::system::error_code& timer_ec) {
@@ -99,11 +122,23 @@ int Server::Run() {
   });
 
   log::Info("starting metricsgate", {{"version", MG_VERSION}});
-  if (p.udp) {
-    p.udp->Start();
-    log::Info("StatsD UDP listener started", {{"address", p.udp->local_address()}});
+  for (auto [listener, name, flag] :
+       {std::tuple{p.udp.get(), "StatsD UDP", "--statsd.listen-udp"},
+        std::tuple{p.unixgram.get(), "StatsD unixgram", "--statsd.listen-unixgram"}}) {
+    if (listener == nullptr) {
+      log::Info(StrCat(name, " listener disabled (", flag, " is empty)"));
+      continue;
+    }
+    listener->Start();
+    log::Info(StrCat(name, " listener started"),
+              {{"address", listener->local_address()},
+               {"read_buffer_bytes", std::to_string(listener->granted_read_buffer())}});
+  }
+  if (p.tcp) {
+    p.tcp->Start();
+    log::Info("StatsD TCP listener started", {{"address", p.tcp->local_address()}});
   } else {
-    log::Info("StatsD UDP listener disabled (--statsd.listen-udp is empty)");
+    log::Info("StatsD TCP listener disabled (--statsd.listen-tcp is empty)");
   }
   p.http->Start();
   log::Info("HTTP server listening", {{"address", p.http->local_address()},

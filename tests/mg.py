@@ -55,12 +55,15 @@ def parse_samples(text):
 class Metricsgate:
     """One running metricsgate process. Use as a context manager; it is killed on exit."""
 
-    def __init__(self, *args, web="127.0.0.1:0", udp="127.0.0.1:0", wait=True):
+    def __init__(self, *args, web="127.0.0.1:0", udp="127.0.0.1:0", tcp="127.0.0.1:0",
+                 wait=True):
         argv = [BINARY]
         if web is not None:
             argv.append(f"--web.listen-address={web}")
         if udp is not None:
             argv.append(f"--statsd.listen-udp={udp}")
+        if tcp is not None:
+            argv.append(f"--statsd.listen-tcp={tcp}")
         argv.extend(args)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -70,13 +73,17 @@ class Metricsgate:
                          for stream in (self.proc.stderr, self.proc.stdout)]
         for reader in self._readers:
             reader.start()
-        self.web = self.udp = None
+        self.web = self.udp = self.tcp = None
         if wait:
-            line = self.wait_for_log("HTTP server listening")
-            self.web = split_host_port(re.search(r" address=(\S+)", line).group(1))
-            if udp is not None and udp != "":
-                line = self.wait_for_log("StatsD UDP listener started")
-                self.udp = split_host_port(re.search(r" address=(\S+)", line).group(1))
+            self.web = self._address("HTTP server listening")
+            if udp:
+                self.udp = self._address("StatsD UDP listener started")
+            if tcp:
+                self.tcp = self._address("StatsD TCP listener started")
+
+    def _address(self, log_text):
+        line = self.wait_for_log(log_text)
+        return split_host_port(re.search(r" address=(\S+)", line).group(1))
 
     def _read(self, stream):
         for line in stream:
@@ -124,6 +131,12 @@ class Metricsgate:
         family = socket.AF_INET6 if ":" in self.udp[0] else socket.AF_INET
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
             sock.sendto(payload, self.udp)
+
+    def send_tcp(self, *chunks):
+        """Opens a TCP connection, writes `chunks` one by one, and closes it."""
+        with socket.create_connection(self.tcp, timeout=WAIT_TIMEOUT) as sock:
+            for chunk in chunks:
+                sock.sendall(chunk.encode() if isinstance(chunk, str) else chunk)
 
     def wait_for_packets(self, count, transport="udp"):
         """Waits until the server has handled `count` packets in all; returns the samples."""

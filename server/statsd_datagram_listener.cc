@@ -1,0 +1,243 @@
+#include "server/statsd_datagram_listener.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/generic/datagram_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/local/datagram_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "base/str_cat.h"
+#include "server/internal/endpoint.h"
+#include "server/internal/task.h"
+
+namespace metricsgate::server {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using GenericSocket = asio::generic::datagram_protocol::socket;
+
+namespace {
+
+constexpr size_t kBatch = 32;              // messages per recvmmsg call
+constexpr size_t kBufferSize = 64 * 1024;  // the largest UDP payload fits
+constexpr int kMaxBatchesPerWakeup = 64;   // then let other work on this thread run
+
+// net.core.rmem_max: the largest SO_RCVBUF an unprivileged process may set.
+int KernelMaxReadBuffer() {
+  std::ifstream in("/proc/sys/net/core/rmem_max");
+  int value = 0;
+  if (in >> value && value > 0) return value;
+  return 4 * 1024 * 1024;
+}
+
+// Sets SO_RCVBUF to `requested` (0: the kernel's maximum) and returns what the kernel granted.
+int SetReadBuffer(int fd, int requested) {
+  const int size = requested > 0 ? requested : KernelMaxReadBuffer();
+  // SO_RCVBUFFORCE passes rmem_max where the process may (CAP_NET_ADMIN); else SO_RCVBUF.
+  if (requested <= 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  }
+  int granted = 0;
+  socklen_t length = sizeof(granted);
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length);
+  return granted;
+}
+
+}  // namespace
+
+struct StatsdDatagramListener::State {
+  State(asio::io_context& ioc, ingest::StatsdIngester* i, ingest::StatsdTransport t)
+      : socket(asio::make_strand(ioc)), ingester(i), transport(t) {
+    buffers.reset(new char[kBatch * kBufferSize]);
+    for (size_t i = 0; i < kBatch; ++i) {
+      iovecs[i] = {buffers.get() + i * kBufferSize, kBufferSize};
+      messages[i].msg_hdr.msg_iov = &iovecs[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+      messages[i].msg_hdr.msg_control = controls[i];
+    }
+  }
+
+  // Receives until the socket is empty (or for kMaxBatchesPerWakeup batches).
+  void Drain();
+
+  GenericSocket socket;  // on its own strand
+  ingest::StatsdIngester* const ingester;
+  const ingest::StatsdTransport transport;
+  std::string local_address;
+  std::string unix_path;  // to remove at the end, for a unix socket
+  int granted_read_buffer = 0;
+
+  // Touched only by the receive loop, on the strand.
+  std::unique_ptr<char[]> buffers;
+  iovec iovecs[kBatch];
+  mmsghdr messages[kBatch] = {};
+  alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(uint32_t))];
+  uint32_t last_overflow = 0;  // the kernel's SO_RXQ_OVFL counter, as last seen
+
+  std::atomic<uint64_t> kernel_drops{0};
+  std::atomic<uint64_t> truncated{0};
+  log::RateLimiter error_log{1};
+};
+
+void StatsdDatagramListener::State::Drain() {
+  const int fd = socket.native_handle();
+  for (int batch = 0; batch < kMaxBatchesPerWakeup; ++batch) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      messages[i].msg_hdr.msg_controllen = sizeof(controls[i]);
+      messages[i].msg_hdr.msg_flags = 0;
+    }
+    const int received = recvmmsg(fd, messages, kBatch, MSG_DONTWAIT, nullptr);
+    if (received < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && error_log.Allow()) {
+        log::Warn("StatsD receive failed", {{"address", local_address}, {"err", strerror(errno)}});
+      }
+      return;
+    }
+    // Only the messages received: the rest of the batch holds stale data (brubeck#56).
+    for (int i = 0; i < received; ++i) {
+      const msghdr& header = messages[i].msg_hdr;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+           c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          uint32_t overflow;
+          std::memcpy(&overflow, CMSG_DATA(c), sizeof(overflow));
+          // A 32-bit running count; the difference survives its wrap-around.
+          kernel_drops.fetch_add(overflow - last_overflow, std::memory_order_relaxed);
+          last_overflow = overflow;
+        }
+      }
+      if (header.msg_flags & MSG_TRUNC) {
+        truncated.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      ingester->HandlePacket(std::string_view(buffers.get() + i * kBufferSize, messages[i].msg_len),
+                             transport);
+    }
+    if (static_cast<size_t>(received) < kBatch) return;  // the socket is empty
+  }
+}
+
+namespace {
+
+asio::awaitable<void> Receive(std::shared_ptr<StatsdDatagramListener::State> state) {
+  for (;;) {
+    auto [ec] = co_await state->socket.async_wait(GenericSocket::wait_read,
+                                                  asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !state->socket.is_open()) co_return;
+    if (ec) {
+      log::Warn("StatsD socket wait failed",
+                {{"address", state->local_address}, {"err", ec.message()}});
+      continue;
+    }
+    state->Drain();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUdp(
+    asio::io_context& ioc, std::string_view address, int read_buffer,
+    ingest::StatsdIngester* ingester) {
+  MG_ASSIGN_OR_RETURN(ListenAddress parsed, ParseListenAddress(address));
+  udp::socket bound(ioc);
+  MG_RETURN_IF_ERROR(internal::OpenAndBind(bound, parsed, address, "statsd.listen-udp"));
+  const udp::endpoint local = bound.local_endpoint();
+  auto state = std::make_shared<State>(ioc, ingester, ingest::StatsdTransport::kUdp);
+  state->local_address = internal::EndpointToString(local);
+  const int fd = bound.native_handle();
+  const int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) != 0) {
+    return absl::UnavailableError(
+        StrCat("cannot count kernel drops on \"", address, "\": SO_RXQ_OVFL: ", strerror(errno)));
+  }
+  state->granted_read_buffer = SetReadBuffer(fd, read_buffer);
+  const asio::generic::datagram_protocol protocol(local.protocol().family(), IPPROTO_UDP);
+  state->socket.assign(protocol, bound.release());
+  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(state)));
+}
+
+absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUnixgram(
+    asio::io_context& ioc, std::string_view path, unsigned mode, int read_buffer,
+    ingest::StatsdIngester* ingester) {
+  const std::string file(path);
+  const auto fail = [&](std::string_view what, int err) {
+    return absl::UnavailableError(StrCat(
+        "cannot listen on \"", path, "\" (--statsd.listen-unixgram): ", what, ": ", strerror(err)));
+  };
+  struct stat info;
+  if (lstat(file.c_str(), &info) == 0) {
+    if (!S_ISSOCK(info.st_mode)) {
+      return absl::FailedPreconditionError(
+          StrCat("cannot listen on \"", path,
+                 "\" (--statsd.listen-unixgram): the file exists and is not a socket"));
+    }
+    if (unlink(file.c_str()) != 0) return fail("remove stale socket", errno);
+  }
+  asio::local::datagram_protocol::socket bound(ioc);
+  boost::system::error_code ec;
+  bound.open(asio::local::datagram_protocol(), ec);
+  if (ec) return fail("socket", ec.value());
+  bound.bind(asio::local::datagram_protocol::endpoint(file), ec);
+  if (ec) return fail("bind", ec.value());
+  if (chmod(file.c_str(), mode) != 0) return fail("chmod", errno);
+  auto state = std::make_shared<State>(ioc, ingester, ingest::StatsdTransport::kUnixgram);
+  state->local_address = file;
+  state->unix_path = file;
+  state->granted_read_buffer = SetReadBuffer(bound.native_handle(), read_buffer);
+  state->socket.assign(asio::generic::datagram_protocol(AF_UNIX, 0), bound.release());
+  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(state)));
+}
+
+StatsdDatagramListener::~StatsdDatagramListener() {
+  if (!state_->unix_path.empty()) unlink(state_->unix_path.c_str());
+}
+
+void StatsdDatagramListener::Start() {
+  asio::co_spawn(state_->socket.get_executor(), Receive(state_),
+                 internal::LogExceptions("statsd datagram receive"));
+}
+
+void StatsdDatagramListener::Stop() {
+  asio::post(state_->socket.get_executor(), [state = state_] {
+    boost::system::error_code ignored;
+    state->socket.close(ignored);
+  });
+}
+
+const std::string& StatsdDatagramListener::local_address() const { return state_->local_address; }
+
+int StatsdDatagramListener::granted_read_buffer() const { return state_->granted_read_buffer; }
+
+void StatsdDatagramListener::Collect(std::vector<storage::MetricFamily>* out) const {
+  out->push_back(storage::MetricFamily{
+      "metricsgate_statsd_datagrams_truncated_total",
+      "StatsD datagrams dropped because they were larger than the 64 KiB receive buffer.",
+      storage::MetricType::kCounter,
+      {{{{"address", state_->local_address}},
+        static_cast<double>(state_->truncated.load(std::memory_order_relaxed))}}});
+  if (state_->transport != ingest::StatsdTransport::kUdp) return;
+  out->push_back(storage::MetricFamily{
+      "metricsgate_statsd_udp_kernel_drops_total",
+      "UDP datagrams the kernel dropped because the socket's receive buffer was full "
+      "(SO_RXQ_OVFL).",
+      storage::MetricType::kCounter,
+      {{{{"address", state_->local_address}},
+        static_cast<double>(state_->kernel_drops.load(std::memory_order_relaxed))}}});
+}
+
+}  // namespace metricsgate::server

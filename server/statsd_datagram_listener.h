@@ -1,0 +1,73 @@
+// StatsdDatagramListener receives StatsD datagrams on a UDP socket or a unix datagram socket
+// and hands each one to the StatsdIngester.
+//
+// The receive loop runs as a coroutine on the socket's strand: it waits until the socket is
+// readable, then drains it with recvmmsg(2) in batches, walking only the messages received.
+// Datagrams are never truncated (64 KiB buffers). The socket's receive buffer is as large as
+// the kernel allows (net.core.rmem_max) unless --statsd.read-buffer says otherwise, and for UDP
+// the kernel's own drop count (SO_RXQ_OVFL) is read with every datagram and exported as
+// metricsgate_statsd_udp_kernel_drops_total, so a lossless run can be proved.
+//
+// Thread safety: Create*(), Start() on the owning thread; Stop() and Collect() from any thread.
+#ifndef METRICSGATE_SERVER_STATSD_DATAGRAM_LISTENER_H_
+#define METRICSGATE_SERVER_STATSD_DATAGRAM_LISTENER_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ingest/statsd_ingester.h"
+#include "storage/metric_family.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace metricsgate::server {
+
+class StatsdDatagramListener {
+ public:
+  // Binds to `address` (text of --statsd.listen-udp) at once, so a port in use is reported
+  // before anything starts. `read_buffer` is SO_RCVBUF in bytes, 0 for the kernel's maximum.
+  // `ingester` and `ioc` must outlive the listener's receive loop.
+  static absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> CreateUdp(
+      boost::asio::io_context& ioc, std::string_view address, int read_buffer,
+      ingest::StatsdIngester* ingester);
+
+  // Binds a unix datagram socket at `path` (--statsd.listen-unixgram), replacing a stale
+  // socket file there (but no other kind of file), and gives it permissions `mode`. The file
+  // is removed when the listener is destroyed.
+  static absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> CreateUnixgram(
+      boost::asio::io_context& ioc, std::string_view path, unsigned mode, int read_buffer,
+      ingest::StatsdIngester* ingester);
+
+  ~StatsdDatagramListener();
+
+  void Start();
+
+  // Closes the socket; the receive loop ends after the batch it may be handling.
+  void Stop();
+
+  // "127.0.0.1:8125", "[::1]:8125", or the socket path.
+  const std::string& local_address() const;
+
+  // SO_RCVBUF as the kernel reports it after our request (Linux doubles the request for its
+  // own bookkeeping).
+  int granted_read_buffer() const;
+
+  // Appends metricsgate_statsd_datagrams_truncated_total{address}, and for a UDP listener
+  // metricsgate_statsd_udp_kernel_drops_total{address}.
+  void Collect(std::vector<storage::MetricFamily>* out) const;
+
+  struct State;
+
+ private:
+  explicit StatsdDatagramListener(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace metricsgate::server
+
+#endif  // METRICSGATE_SERVER_STATSD_DATAGRAM_LISTENER_H_
