@@ -161,7 +161,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (!line.empty()) handle_line(line);
   }
-  lines_.fetch_add(lines, std::memory_order_relaxed);
+  lines_.fetch_add(lines, std::memory_order_release);
   samples_.fetch_add(samples, std::memory_order_relaxed);
   if (tag_errors > 0) tag_errors_.fetch_add(tag_errors, std::memory_order_relaxed);
   if (report != nullptr) {
@@ -189,11 +189,13 @@ void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   }
   out->push_back(std::move(packets));
   const auto counter = [&](std::string name, std::string help, const std::atomic<uint64_t>& value) {
+    // Acquire pairs with the release at the end of HandlePacket: the table read after this
+    // holds at least the lines counted.
     out->push_back(MetricFamily{
         std::move(name),
         std::move(help),
         MetricType::kCounter,
-        {Sample{{}, static_cast<double>(value.load(std::memory_order_relaxed)), std::nullopt}}});
+        {Sample{{}, static_cast<double>(value.load(std::memory_order_acquire)), std::nullopt}}});
   };
   counter("metricsgate_statsd_lines_total", "Non-empty StatsD lines received, good and bad.",
           lines_);
