@@ -1,6 +1,6 @@
 #include "ingest/prometheus_name.h"
 
-#include "ingest/internal/utf8.h"
+#include "base/utf8.h"
 
 namespace metricsgate::ingest {
 namespace {
@@ -28,7 +28,7 @@ bool EscapeMetricName(std::string_view name, std::string* out) {
       ++i;
       continue;
     }
-    const size_t len = internal::Utf8SequenceLength(name, i);
+    const size_t len = Utf8SequenceLength(name, i);
     if (len == 0) return false;
     out->push_back('_');
     previous_was_dash = false;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <system_error>
 
-#include "ingest/internal/utf8.h"
+#include "base/utf8.h"
 
 namespace metricsgate::ingest {
 namespace {
@@ -184,7 +184,7 @@ bool ParseStatsdNumber(std::string_view text, double* value) {
 
 void ParseStatsdLine(std::string_view line, ParsedLine* out) {
   out->Clear();
-  if (!internal::IsValidUtf8(line)) {
+  if (!IsValidUtf8(line)) {
     out->errors.push_back(BadLineReason::kInvalidUtf8);
     return;
   }

@@ -10,6 +10,7 @@ packages=(
   g++ cmake make              # the toolchain
   libboost1.81-dev            # Asio and Beast; Debian's default 1.74 lacks as_tuple, message_generator
   libabsl-dev                 # absl::Status, containers, Mutex
+  zlib1g-dev                  # gzip request bodies
   libgtest-dev libgmock-dev   # unit tests
   libbenchmark-dev            # Google Benchmark
 )

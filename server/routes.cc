@@ -1,12 +1,65 @@
 #include "server/routes.h"
 
+#include "base/json.h"
+#include "base/str_cat.h"
 #include "export/text_format.h"
+#include "server/internal/gzip.h"
 
 namespace metricsgate::server {
 namespace {
 
+constexpr std::string_view kJson = "application/json";
+
 HttpResponse Text(int status, std::string body) {
   return HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}};
+}
+
+HttpResponse MethodNotAllowed(std::string_view allow) {
+  HttpResponse response = Text(405, "method not allowed\n");
+  response.headers.emplace_back("Allow", std::string(allow));
+  return response;
+}
+
+// An /api/v1 error, in Pushgateway's API envelope.
+HttpResponse JsonError(int status, std::string_view message) {
+  std::string body = "{\"status\":\"error\",\"error\":";
+  AppendJsonString(message, &body);
+  body += "}\n";
+  return HttpResponse{status, std::string(kJson), std::move(body), {}};
+}
+
+// POST /api/v1/statsd: the body's lines go through the same ingester as UDP packets.
+HttpResponse PostStatsd(const HttpRequest& request, const RouteOptions& options) {
+  std::string_view body = request.body;
+  std::string decoded;
+  const std::string_view encoding = request.header("content-encoding");
+  if (encoding == "gzip") {
+    absl::StatusOr<std::string> gunzipped = internal::Gunzip(body, options.max_statsd_body);
+    if (!gunzipped.ok()) {
+      const bool too_large = gunzipped.status().code() == absl::StatusCode::kResourceExhausted;
+      return JsonError(too_large ? 413 : 400, std::string(gunzipped.status().message()));
+    }
+    decoded = *std::move(gunzipped);
+    body = decoded;
+  } else if (!encoding.empty() && encoding != "identity") {
+    return JsonError(
+        415, StrCat("unsupported Content-Encoding \"", encoding, "\" (want gzip or identity)"));
+  }
+  ingest::IngestReport report;
+  options.statsd->HandlePacket(body, ingest::StatsdTransport::kHttp, &report);
+  std::string json = StrCat("{\"status\":\"success\",\"data\":{\"lines\":", report.lines,
+                            ",\"accepted_lines\":", report.lines - report.rejected_lines,
+                            ",\"rejected_lines\":", report.rejected_lines,
+                            ",\"samples\":", report.samples, ",\"errors\":[");
+  for (size_t i = 0; i < report.first_errors.size(); ++i) {
+    const ingest::IngestReport::LineError& error = report.first_errors[i];
+    json += StrCat(i ? "," : "", "{\"line\":", error.line_number, ",\"reason\":\"",
+                   ingest::BadLineReasonName(error.reason), "\",\"text\":");
+    AppendJsonString(error.line, &json);
+    json += "}";
+  }
+  json += "]}}\n";
+  return HttpResponse{200, std::string(kJson), std::move(json), {}};
 }
 
 }  // namespace
@@ -14,13 +67,13 @@ HttpResponse Text(int status, std::string body) {
 HttpHandler MakeRoutes(RouteOptions options) {
   return [options = std::move(options)](const HttpRequest& request) -> HttpResponse {
     const std::string_view path = request.path();
+    if (path == "/api/v1/statsd" && options.statsd != nullptr) {
+      if (request.method != "POST") return MethodNotAllowed("POST");
+      return PostStatsd(request, options);
+    }
     const bool known = path == "/-/healthy" || path == "/-/ready" || path == options.telemetry_path;
     if (!known) return Text(404, "404 page not found\n");  // Go's net/http wording
-    if (request.method != "GET" && request.method != "HEAD") {
-      HttpResponse response = Text(405, "method not allowed\n");
-      response.headers.emplace_back("Allow", "GET, HEAD");
-      return response;
-    }
+    if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     if (path == options.telemetry_path) {
       return HttpResponse{
           200, std::string(exporter::kTextContentType), options.render_metrics(), {}};

@@ -1,12 +1,17 @@
-// The HTTP routes: `GET /-/healthy`, `GET /-/ready`, and the telemetry path (`/metrics`).
+// The HTTP routes:
+//   GET  /-/healthy, /-/ready       200 OK
+//   GET  <telemetry path>           the scrape (/metrics)
+//   POST /api/v1/statsd             StatsD lines in the body (optionally gzip) -> JSON report
 // GET routes also answer HEAD; another method gets 405 with an Allow header, another path
 // 404. The handler is safe to call from any thread if `render_metrics` is.
 #ifndef METRICSGATE_SERVER_ROUTES_H_
 #define METRICSGATE_SERVER_ROUTES_H_
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
+#include "ingest/statsd_ingester.h"
 #include "server/http_types.h"
 
 namespace metricsgate::server {
@@ -15,6 +20,10 @@ struct RouteOptions {
   std::string telemetry_path = "/metrics";
   // Returns the text-format scrape of everything the server holds.
   std::function<std::string()> render_metrics;
+  // Takes StatsD lines posted to /api/v1/statsd; must outlive the handler.
+  ingest::StatsdIngester* statsd = nullptr;
+  // The largest body /api/v1/statsd takes once decompressed.
+  size_t max_statsd_body = 64 * 1024 * 1024;
 };
 
 HttpHandler MakeRoutes(RouteOptions options);

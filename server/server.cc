@@ -79,10 +79,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
                         StatsdTcpListener::Create(p->ioc, config.statsd_listen_tcp,
                                                   config.statsd_tcp_idle_timeout, &p->ingester));
   }
-  MG_ASSIGN_OR_RETURN(
-      p->http, HttpServer::Create(
-                   p->ioc, config.web_listen_address,
-                   MakeRoutes({config.web_telemetry_path, [p] { return p->RenderMetrics(); }})));
+  RouteOptions routes;
+  routes.telemetry_path = config.web_telemetry_path;
+  routes.render_metrics = [p] { return p->RenderMetrics(); };
+  routes.statsd = &p->ingester;
+  MG_ASSIGN_OR_RETURN(p->http,
+                      HttpServer::Create(p->ioc, config.web_listen_address, MakeRoutes(routes)));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
@@ -106,7 +108,6 @@ int Server::Run() {
   schedule_flush();
   signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
-    log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
     if (p.udp) p.udp->Stop();
     if (p.unixgram) p.unixgram->Stop();
     if (p.tcp) p.tcp->Stop();
@@ -119,6 +120,8 @@ int Server::Run() {
       p.ioc.stop();
     });
     p.http->Shutdown([&] { asio::post(p.ioc, [&] { p.ioc.stop(); }); });
+    // Logged once every listener has been told to stop: from this line on, no new work starts.
+    log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   });
 
   log::Info("starting metricsgate", {{"version", MG_VERSION}});

@@ -151,3 +151,29 @@ def test_every_listener_can_be_disabled():
         assert "StatsD TCP listener disabled (--statsd.listen-tcp is empty)" in log
         assert "StatsD unixgram listener disabled (--statsd.listen-unixgram is empty)" in log
         assert mg.request("GET", "/-/healthy")[0] == 200
+
+
+def test_statsd_over_http_plain_and_gzip():
+    import gzip
+    import json
+    with Metricsgate() as mg:
+        status, headers, body = mg.request("POST", "/api/v1/statsd",
+                                           body="web.hits:1|c\nbroken\nweb.hits:2|c|#env:prod\n")
+        assert status == 200 and headers["content-type"] == "application/json"
+        assert json.loads(body) == {"status": "success", "data": {
+            "lines": 3, "accepted_lines": 2, "rejected_lines": 1, "samples": 2,
+            "errors": [{"line": 2, "reason": "malformed_line", "text": "broken"}]}}
+        lines = "".join(f"bulk.n{i % 100}:1|c\n" for i in range(20000)).encode()
+        status, _, body = mg.request("POST", "/api/v1/statsd", body=gzip.compress(lines),
+                                     headers={"Content-Encoding": "gzip"})
+        assert status == 200
+        assert json.loads(body)["data"]["samples"] == 20000
+        samples = mg.samples()
+        assert samples[("web_hits", ())] == 1.0
+        assert samples[("web_hits", (("env", "prod"),))] == 2.0
+        assert all(samples[(f"bulk_n{i}", ())] == 200.0 for i in range(100))
+        assert samples[("metricsgate_statsd_packets_total", (("transport", "http"),))] == 2.0
+        status, _, body = mg.request("POST", "/api/v1/statsd", body=b"\x1f\x8b garbage",
+                                     headers={"Content-Encoding": "gzip"})
+        assert status == 400 and json.loads(body)["status"] == "error"
+        assert mg.request("GET", "/api/v1/statsd")[0] == 405

@@ -1,9 +1,9 @@
-#include "ingest/internal/utf8.h"
+#include "base/utf8.h"
 
 #include <cstdint>
 #include <cstring>
 
-namespace metricsgate::ingest::internal {
+namespace metricsgate {
 
 size_t Utf8SequenceLength(std::string_view text, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
@@ -53,4 +53,4 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-}  // namespace metricsgate::ingest::internal
+}  // namespace metricsgate
