@@ -38,6 +38,8 @@ struct StatsdIngester::Scratch {
   std::vector<storage::LabelView> labels;  // the line's labels, sorted, unique
   std::string name;                        // the escaped metric name
   std::string key;                         // the series key
+  MappingConfig::Result mapped;            // a mapping rule's result for one sample
+  std::vector<storage::LabelView> merged;  // the line's labels with the rule's
 };
 
 void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
@@ -48,14 +50,53 @@ void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
   }
 }
 
-bool StatsdIngester::Apply(const StatsdSample& sample, Scratch& scratch, BadLineReason* reason) {
-  EscapeMetricName(sample.name, &scratch.name);  // the line is valid UTF-8 already
+bool StatsdIngester::Apply(const StatsdSample& sample, const MappingConfig* mapping,
+                           Scratch& scratch, BadLineReason* reason) {
+  storage::SeriesOptions options;
+  const std::vector<storage::LabelView>* labels = &scratch.labels;
+  double scale = 1;
+  if (mapping != nullptr && mapping->Find(sample.name, sample.type, &scratch.mapped)) {
+    const MappingRule* rule = scratch.mapped.rule;
+    if (rule->drop) {
+      mapping_drops_.fetch_add(1, std::memory_order_relaxed);
+      return true;  // dropped on purpose: not a bad line
+    }
+    EscapeMetricName(scratch.mapped.name, &scratch.name);
+    options.help = rule->help;
+    options.buckets = rule->buckets;
+    scale = rule->scale;
+    // Merge the rule's labels (sorted) with the line's (sorted); on a shared key the rule wins,
+    // unless it honors the sender's labels.
+    scratch.merged.clear();
+    const auto& tags = scratch.labels;
+    const auto& ruled = scratch.mapped.labels;
+    size_t t = 0;
+    size_t r = 0;
+    while (t < tags.size() || r < ruled.size()) {
+      if (r == ruled.size() || (t < tags.size() && tags[t].first < ruled[r].first)) {
+        scratch.merged.push_back(tags[t++]);
+      } else if (t == tags.size() || ruled[r].first < tags[t].first) {
+        scratch.merged.emplace_back(ruled[r].first, ruled[r].second);
+        ++r;
+      } else {
+        scratch.merged.push_back(
+            rule->honor_labels ? tags[t] : storage::LabelView(ruled[r].first, ruled[r].second));
+        ++t, ++r;
+      }
+    }
+    labels = &scratch.merged;
+  } else {
+    EscapeMetricName(sample.name, &scratch.name);  // the line is valid UTF-8 already
+  }
+  if (scratch.name.empty()) {
+    *reason = BadLineReason::kEmptyName;  // a rule made an empty name
+    return false;
+  }
   if (scratch.name.starts_with(kReservedPrefix)) {
     *reason = BadLineReason::kReservedName;
     return false;
   }
-  storage::EncodeSeriesKey(scratch.name, scratch.labels.data(), scratch.labels.size(),
-                           &scratch.key);
+  storage::EncodeSeriesKey(scratch.name, labels->data(), labels->size(), &scratch.key);
   const double weight = 1 / sample.sample_rate;
   if (!std::isfinite(weight)) {
     *reason = BadLineReason::kValueOutOfRange;
@@ -73,22 +114,22 @@ bool StatsdIngester::Apply(const StatsdSample& sample, Scratch& scratch, BadLine
         *reason = BadLineReason::kIllegalNegativeCounter;
         return false;
       }
-      status = table_->AddToCounter(scratch.key, delta);
+      status = table_->AddToCounter(scratch.key, delta, options);
       break;
     }
     case StatsdType::kGauge:  // the sample rate is ignored, as Etsy ignores it
-      status = sample.has_sign ? table_->AddToGauge(scratch.key, sample.value)
-                               : table_->SetGauge(scratch.key, sample.value);
+      status = sample.has_sign ? table_->AddToGauge(scratch.key, sample.value, options)
+                               : table_->SetGauge(scratch.key, sample.value, options);
       break;
     case StatsdType::kTimer:
-      status = table_->Observe(scratch.key, sample.value / 1000, weight);
+      status = table_->Observe(scratch.key, sample.value / 1000 * scale, weight, options);
       break;
     case StatsdType::kHistogram:
     case StatsdType::kDistribution:
-      status = table_->Observe(scratch.key, sample.value, weight);
+      status = table_->Observe(scratch.key, sample.value * scale, weight, options);
       break;
     case StatsdType::kSet:
-      status = table_->AddToSet(scratch.key, sample.value_text);
+      status = table_->AddToSet(scratch.key, sample.value_text, options);
       break;
   }
   if (!status.ok()) {
@@ -101,6 +142,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample, Scratch& scratch, BadLine
 void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport,
                                   IngestReport* report) {
   thread_local Scratch scratch;
+  const std::shared_ptr<const MappingConfig> mapping = this->mapping();
   uint64_t lines = 0;
   uint64_t samples = 0;
   uint64_t tag_errors = 0;
@@ -144,7 +186,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     for (BadLineReason reason : parsed.errors) reject(reason);
     for (const StatsdSample& sample : parsed.samples) {
       BadLineReason reason;
-      if (Apply(sample, scratch, &reason)) {
+      if (Apply(sample, mapping.get(), scratch, &reason)) {
         ++samples;
       } else {
         reject(reason);
@@ -200,6 +242,8 @@ void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   counter("metricsgate_statsd_lines_total", "Non-empty StatsD lines received, good and bad.",
           lines_);
   counter("metricsgate_statsd_samples_total", "StatsD samples stored.", samples_);
+  counter("metricsgate_statsd_mapping_dropped_samples_total",
+          "StatsD samples dropped by an `action: drop` mapping rule.", mapping_drops_);
   counter("metricsgate_statsd_tag_errors_total",
           "StatsD tags dropped: empty, without a key or a value, or with a reserved key.",
           tag_errors_);

@@ -5,6 +5,9 @@
 // goes to the SeriesTable: counters add value/rate; gauges set the value, or add it when it has
 // a sign; timers are observed in a histogram (`ms` divided by 1000 into seconds, as
 // statsd_exporter does; `h` and `d` as sent), weighted 1/rate; sets add their member.
+// With a mapping (SetMapping), a sample whose name a rule matches takes the rule's name, labels
+// (over its tags, unless the rule honors labels), help, buckets and scale (observers only), or
+// is dropped by an `action: drop` rule and counted.
 // A bad line or sample is counted by reason (metricsgate_statsd_bad_lines_total{reason}),
 // logged at debug level at most 10 times a second, and skipped; the rest of the packet is kept.
 //
@@ -16,10 +19,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ingest/mapping.h"
 #include "ingest/statsd_parser.h"
 #include "storage/metric_family.h"
 #include "storage/series_table.h"
@@ -58,6 +63,14 @@ class StatsdIngester {
   void HandlePacket(std::string_view packet, StatsdTransport transport,
                     IngestReport* report = nullptr);
 
+  // Replaces the mapping (null: none) for packets handled from now on. Safe from any thread.
+  void SetMapping(std::shared_ptr<const MappingConfig> mapping) {
+    mapping_.store(std::move(mapping), std::memory_order_release);
+  }
+  std::shared_ptr<const MappingConfig> mapping() const {
+    return mapping_.load(std::memory_order_acquire);
+  }
+
   // Appends the ingester's own metrics: packets, lines, samples, bad lines by reason, tag
   // errors. A packet is counted after all its lines are applied, so collecting this before the
   // table gives a table snapshot that holds at least every packet counted.
@@ -66,7 +79,8 @@ class StatsdIngester {
  private:
   struct Scratch;
   // Stores one sample; returns false and sets `*reason` if it was dropped.
-  bool Apply(const StatsdSample& sample, Scratch& scratch, BadLineReason* reason);
+  bool Apply(const StatsdSample& sample, const MappingConfig* mapping, Scratch& scratch,
+             BadLineReason* reason);
   void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;
@@ -74,6 +88,8 @@ class StatsdIngester {
   std::atomic<uint64_t> lines_{0};
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> tag_errors_{0};
+  std::atomic<uint64_t> mapping_drops_{0};
+  std::atomic<std::shared_ptr<const MappingConfig>> mapping_;
   std::array<std::atomic<uint64_t>, kBadLineReasonCount> bad_lines_{};
 };
 

@@ -216,6 +216,55 @@ TEST_F(StatsdIngesterTest, ReportNamesTheFirstErrorsWithLineNumbers) {
   EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=http}"), 1);
 }
 
+TEST_F(StatsdIngesterTest, MappingRenamesLabelsDropsAndSetsBuckets) {
+  auto mapping = MappingConfig::Parse(R"(
+mappings:
+- match: "api.*.requests"
+  name: "api_requests_total"
+  help: "API requests."
+  labels: {endpoint: "$1", env: "mapped"}
+- match: "honor.*"
+  name: "honored"
+  honor_labels: true
+  labels: {env: "mapped"}
+- match: "lat.*"
+  name: "latency_$1_seconds"
+  scale: 2
+  histogram_options: {buckets: [0.5, 1]}
+- match: "debug.*"
+  action: drop
+)");
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  ingester_.SetMapping(*mapping);
+  Send(
+      "api.users.requests:2|c|#env:prod,code:200\n"
+      "honor.x:1|c|#env:prod\n"
+      "lat.db:300|ms\n"
+      "debug.noise:1|c\n"
+      "other.name:1|c\n");
+  EXPECT_EQ(Series(), (Values{{"api_requests_total{code=200,endpoint=users,env=mapped}", 2},
+                              {"honored{env=prod}", 1},
+                              {"latency_db_seconds_count", 1},
+                              {"latency_db_seconds_sum", 0.6},
+                              {"other_name", 1}}));
+  EXPECT_EQ(Own().at("metricsgate_statsd_mapping_dropped_samples_total"), 1);
+  EXPECT_EQ(TotalBad(), 0);
+  std::vector<MetricFamily> families;
+  table_.Collect(&families);
+  for (const MetricFamily& f : families) {
+    if (f.name == "api_requests_total") {
+      EXPECT_EQ(f.help, "API requests.");
+    }
+    if (f.name == "latency_db_seconds") {
+      EXPECT_EQ(f.samples.at(0).histogram->buckets.size(), 3u);
+      EXPECT_EQ(f.samples.at(0).histogram->buckets[1], (std::pair<double, double>{1, 1}));
+    }
+  }
+  ingester_.SetMapping(nullptr);
+  Send("debug.noise:1|c");
+  EXPECT_EQ(Series().at("debug_noise"), 1);
+}
+
 TEST_F(StatsdIngesterTest, EmptyPacketCountsAPacketAndNoLines) {
   Send("");
   Send("\n\r\n");

@@ -38,9 +38,6 @@ struct ParsedFlags {
 // an unknown flag, a missing value or a bad value.
 absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args);
 
-// Parses a Prometheus-style duration: "10s", "500ms", "1m30s", "2h". Units: ms, s, m, h.
-absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
-
 // The --help text: usage and every flag with its default.
 std::string HelpText();
 

@@ -1,5 +1,6 @@
 #include "server/flags.h"
 
+#include "base/duration.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

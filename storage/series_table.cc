@@ -38,7 +38,7 @@ std::string_view SeriesTable::KindName(Kind kind) {
   return "unknown";
 }
 
-absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind) {
+absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::string_view help) {
   absl::MutexLock lock(&names_mu_);
   auto it = names_.find(name);
   if (it != names_.end()) {
@@ -63,15 +63,16 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind) {
       }
     }
     for (std::string_view suffix : kHistogramSuffixes) {
-      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true});
+      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, {}});
     }
   }
-  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false});
+  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false,
+                                              std::string(help.empty() ? kStatsdHelp : help)});
   return absl::OkStatus();
 }
 
 SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
-                                               const Buckets& buckets, absl::Status* status) {
+                                               const SeriesOptions& options, absl::Status* status) {
   // The high bits pick the shard; the map inside uses the low ones.
   Shard& shard = shards_[(KeyHash{}(key) >> 48) % kShards];
   const auto check = [&](Series* series) -> Series* {
@@ -89,13 +90,14 @@ SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
   absl::MutexLock lock(&shard.mu);
   auto it = shard.series.find(key);
   if (it != shard.series.end()) return check(it->second.get());
-  if (absl::Status claimed = ClaimName(SeriesKeyName(key), kind); !claimed.ok()) {
+  if (absl::Status claimed = ClaimName(SeriesKeyName(key), kind, options.help); !claimed.ok()) {
     *status = std::move(claimed);
     return nullptr;
   }
   auto series = std::make_unique<Series>(kind);
   if (kind == Kind::kHistogram) {
-    series->histogram = std::make_unique<Histogram>(buckets ? buckets : DefaultBuckets());
+    series->histogram =
+        std::make_unique<Histogram>(options.buckets ? options.buckets : DefaultBuckets());
   } else if (kind == Kind::kSet) {
     series->set = std::make_unique<Set>();
   }
@@ -105,34 +107,37 @@ SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
   return created;
 }
 
-absl::Status SeriesTable::AddToCounter(std::string_view key, double delta) {
+absl::Status SeriesTable::AddToCounter(std::string_view key, double delta,
+                                       const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kCounter, nullptr, &status);
+  Series* series = FindOrCreate(key, Kind::kCounter, options, &status);
   if (series == nullptr) return status;
   series->value.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-absl::Status SeriesTable::SetGauge(std::string_view key, double value) {
+absl::Status SeriesTable::SetGauge(std::string_view key, double value,
+                                   const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kGauge, nullptr, &status);
+  Series* series = FindOrCreate(key, Kind::kGauge, options, &status);
   if (series == nullptr) return status;
   series->value.store(value, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-absl::Status SeriesTable::AddToGauge(std::string_view key, double delta) {
+absl::Status SeriesTable::AddToGauge(std::string_view key, double delta,
+                                     const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kGauge, nullptr, &status);
+  Series* series = FindOrCreate(key, Kind::kGauge, options, &status);
   if (series == nullptr) return status;
   series->value.fetch_add(delta, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
 absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
-                                  const Buckets& buckets) {
+                                  const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kHistogram, buckets, &status);
+  Series* series = FindOrCreate(key, Kind::kHistogram, options, &status);
   if (series == nullptr) return status;
   Histogram& histogram = *series->histogram;
   const std::vector<double>& bounds = *histogram.bounds;
@@ -142,9 +147,10 @@ absl::Status SeriesTable::Observe(std::string_view key, double value, double wei
   return absl::OkStatus();
 }
 
-absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member) {
+absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member,
+                                   const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kSet, nullptr, &status);
+  Series* series = FindOrCreate(key, Kind::kSet, options, &status);
   if (series == nullptr) return status;
   absl::MutexLock lock(&series->set->mu);
   if (!series->set->members.contains(member)) series->set->members.emplace(std::string(member));
@@ -166,6 +172,11 @@ void SeriesTable::EndInterval() {
 
 void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
   absl::flat_hash_map<std::string, size_t, KeyHash, KeyEq> family_index;
+  const auto help_of = [this](std::string_view name) {
+    absl::MutexLock lock(&names_mu_);
+    auto it = names_.find(name);
+    return it == names_.end() ? std::string(kStatsdHelp) : it->second.help;
+  };
   for (const Shard& shard : shards_) {
     absl::ReaderMutexLock lock(&shard.mu);
     for (const auto& [key, series] : shard.series) {
@@ -175,7 +186,7 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
         it = family_index.emplace(std::string(name), out->size()).first;
         MetricFamily& family = out->emplace_back();
         family.name = std::string(name);
-        family.help = std::string(kStatsdHelp);
+        family.help = help_of(name);
         family.type = series->kind == Kind::kCounter     ? MetricType::kCounter
                       : series->kind == Kind::kHistogram ? MetricType::kHistogram
                                                          : MetricType::kGauge;

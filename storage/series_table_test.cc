@@ -137,7 +137,7 @@ TEST(SeriesTableTest, OneNameHasOneKindWhateverItsLabels) {
 TEST(SeriesTableTest, HistogramCountsWeightsIntoCumulativeBuckets) {
   SeriesTable table;
   auto buckets = std::make_shared<const std::vector<double>>(std::vector<double>{1, 5});
-  ASSERT_TRUE(table.Observe("t", 0.5, 1, buckets).ok());
+  ASSERT_TRUE(table.Observe("t", 0.5, 1, {.help = "", .buckets = buckets}).ok());
   ASSERT_TRUE(table.Observe("t", 1, 1).ok());  // le is inclusive; buckets fixed at creation
   ASSERT_TRUE(table.Observe("t", 3, 4).ok());  // sampled at 1/4
   ASSERT_TRUE(table.Observe("t", 100, 1).ok());
@@ -195,6 +195,20 @@ TEST(SeriesTableTest, SetsCountDistinctMembersOfTheLastInterval) {
   EXPECT_EQ(
       table.SetGauge("users", 1),
       absl::FailedPreconditionError("metric \"users\" is a set; a gauge sample cannot update it"));
+}
+
+TEST(SeriesTableTest, TheFirstSeriesOfANameSetsItsHelp) {
+  SeriesTable table;
+  ASSERT_TRUE(table.AddToCounter(Key("m", {{"a", "1"}}), 1, {.help = "Mapped help."}).ok());
+  ASSERT_TRUE(table.AddToCounter(Key("m", {{"a", "2"}}), 1, {.help = "Ignored."}).ok());
+  ASSERT_TRUE(table.SetGauge("plain", 1).ok());
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  std::sort(families.begin(), families.end(),
+            [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].help, "Mapped help.");
+  EXPECT_EQ(families[1].help, kStatsdHelp);
 }
 
 TEST(SeriesTableTest, ConcurrentIncrementsAreNotLost) {

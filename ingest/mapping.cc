@@ -1,0 +1,436 @@
+#include "ingest/mapping.h"
+
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+
+#include "base/duration.h"
+#include "base/status_macros.h"
+#include "base/str_cat.h"
+
+namespace metricsgate::ingest {
+namespace {
+
+int Line(const YAML::Node& node) { return node.Mark().line + 1; }
+
+absl::Status Error(const YAML::Node& node, std::string_view message) {
+  return absl::InvalidArgumentError(StrCat("line ", Line(node), ": ", message));
+}
+
+// Every key of `node` must be one of `allowed`.
+absl::Status CheckKeys(const YAML::Node& node, std::string_view where,
+                       std::initializer_list<std::string_view> allowed) {
+  if (!node.IsMap()) return Error(node, StrCat(where, " must be a map"));
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Error(entry.first, StrCat("unknown key \"", key, "\" in ", where));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Scalar(const YAML::Node& node, std::string_view key) {
+  if (!node.IsScalar()) return Error(node, StrCat("\"", key, "\" must be a string"));
+  return node.as<std::string>();
+}
+
+absl::StatusOr<double> Number(const YAML::Node& node, std::string_view key) {
+  // YAML spells infinity `.inf`; Prometheus users write `+Inf`.
+  if (node.IsScalar() && (node.Scalar() == "+Inf" || node.Scalar() == "Inf")) {
+    return std::numeric_limits<double>::infinity();
+  }
+  double value;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || std::isnan(value)) {
+    return Error(node, StrCat("\"", key, "\" must be a number"));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view key) {
+  bool value;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return Error(node, StrCat("\"", key, "\" must be true or false"));
+  }
+  return value;
+}
+
+absl::StatusOr<std::chrono::milliseconds> Duration(const YAML::Node& node, std::string_view key) {
+  MG_ASSIGN_OR_RETURN(std::string text, Scalar(node, key));
+  absl::StatusOr<std::chrono::milliseconds> duration = ParseDuration(text);
+  if (!duration.ok()) return Error(node, std::string(duration.status().message()));
+  return *duration;
+}
+
+// Bucket bounds: numbers in increasing order; a trailing +Inf is implied and dropped.
+absl::StatusOr<storage::Buckets> Buckets(const YAML::Node& node) {
+  if (!node.IsSequence()) return Error(node, "\"buckets\" must be a list of numbers");
+  std::vector<double> bounds;
+  for (const YAML::Node& item : node) {
+    MG_ASSIGN_OR_RETURN(double bound, Number(item, "buckets"));
+    if (std::isinf(bound) && bound > 0) continue;
+    if (!std::isfinite(bound) || (!bounds.empty() && bound <= bounds.back())) {
+      return Error(item, "\"buckets\" must be finite and increasing");
+    }
+    bounds.push_back(bound);
+  }
+  if (bounds.empty()) return storage::Buckets();
+  return std::make_shared<const std::vector<double>>(std::move(bounds));
+}
+
+bool IsLabelName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsGlobChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+// Splits a glob into segments; each is `*`, `prefix*`, or a literal.
+absl::StatusOr<std::vector<std::string>> GlobSegments(const YAML::Node& node,
+                                                      std::string_view match) {
+  std::vector<std::string> segments;
+  for (size_t start = 0;;) {
+    const size_t end = match.find('.', start);
+    std::string_view segment =
+        match.substr(start, end == std::string_view::npos ? end : end - start);
+    const size_t star = segment.find('*');
+    bool ok = !segment.empty() && (star == std::string_view::npos || star + 1 == segment.size());
+    for (char c : segment.substr(0, star)) ok = ok && IsGlobChar(c);
+    if (!ok) {
+      return Error(node, StrCat("invalid glob \"", match,
+                                "\": a segment is `*`, `prefix*` or letters, digits, `_`, `-`"));
+    }
+    segments.emplace_back(segment);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return segments;
+}
+
+// The observer settings shared by `defaults:` and each mapping.
+struct ObserverSettings {
+  bool summary = false;
+  bool set = false;  // observer_type given
+  storage::Buckets buckets;
+};
+
+absl::Status ReadObserverType(const YAML::Node& node, ObserverSettings* settings) {
+  MG_ASSIGN_OR_RETURN(std::string type, Scalar(node, "observer_type"));
+  if (type == "summary") {
+    return Error(node, "observer_type summary is not supported yet; use histogram");
+  }
+  if (type != "histogram" && !type.empty()) {
+    return Error(node, StrCat("observer_type must be histogram or summary, not \"", type, "\""));
+  }
+  settings->set = !type.empty();
+  return absl::OkStatus();
+}
+
+// `$1`, `${1}` -> captures[1]; `$0` is the whole match. Anything else is kept as written.
+std::string Format(std::string_view pattern, const std::vector<std::string_view>& captures) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '$' && i + 1 < pattern.size()) {
+      const bool braced = pattern[i + 1] == '{';
+      size_t j = i + 1 + (braced ? 1 : 0);
+      size_t index = 0;
+      const size_t digits_start = j;
+      while (j < pattern.size() && pattern[j] >= '0' && pattern[j] <= '9') {
+        index = index * 10 + static_cast<size_t>(pattern[j++] - '0');
+      }
+      if (j > digits_start && (!braced || (j < pattern.size() && pattern[j] == '}'))) {
+        if (index < captures.size()) out.append(captures[index]);
+        i = braced ? j : j - 1;
+        continue;
+      }
+    }
+    out.push_back(pattern[i]);
+  }
+  return out;
+}
+
+bool TypeMatches(MappingRule::MetricType want, StatsdType type) {
+  switch (want) {
+    case MappingRule::MetricType::kAny:
+      return true;
+    case MappingRule::MetricType::kCounter:
+      return type == StatsdType::kCounter;
+    case MappingRule::MetricType::kGauge:
+      return type == StatsdType::kGauge;
+    case MappingRule::MetricType::kObserver:
+      return type == StatsdType::kTimer || type == StatsdType::kHistogram ||
+             type == StatsdType::kDistribution;
+  }
+  return false;
+}
+
+// Matches `segments` of a name against a glob; fills `captures` (1-based) on success.
+bool MatchGlob(const std::vector<std::string>& glob, const std::vector<std::string_view>& segments,
+               std::vector<std::string_view>* captures) {
+  if (glob.size() != segments.size()) return false;
+  captures->resize(1);
+  for (size_t i = 0; i < glob.size(); ++i) {
+    const std::string& pattern = glob[i];
+    if (pattern.back() != '*') {
+      if (pattern != segments[i]) return false;
+      continue;
+    }
+    const std::string_view prefix = std::string_view(pattern).substr(0, pattern.size() - 1);
+    if (!segments[i].starts_with(prefix)) return false;
+    captures->push_back(segments[i].substr(prefix.size()));
+  }
+  return true;
+}
+
+// With glob_disable_ordering: the earlier a segment is literal, the better the rule.
+int SegmentRank(const std::string& pattern) {
+  if (pattern == "*") return 2;
+  return pattern.back() == '*' ? 1 : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::string_view yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {  // the YAML library reports errors by throwing
+    return absl::InvalidArgumentError(StrCat("line ", e.mark.line + 1, ": invalid YAML: ", e.msg));
+  }
+  auto config = std::make_shared<MappingConfig>();
+  if (root.IsNull()) return std::shared_ptr<const MappingConfig>(config);
+  MG_RETURN_IF_ERROR(CheckKeys(root, "the mapping file", {"defaults", "mappings"}));
+
+  ObserverSettings defaults;
+  bool defaults_regex = false;
+  std::chrono::milliseconds default_ttl{0};
+  if (const YAML::Node node = root["defaults"]) {
+    MG_RETURN_IF_ERROR(
+        CheckKeys(node, "defaults",
+                  {"observer_type", "timer_type", "buckets", "quantiles", "match_type",
+                   "glob_disable_ordering", "ttl", "summary_options", "histogram_options"}));
+    for (const char* key : {"observer_type", "timer_type"}) {
+      if (node[key]) MG_RETURN_IF_ERROR(ReadObserverType(node[key], &defaults));
+    }
+    if (node["buckets"]) {
+      MG_ASSIGN_OR_RETURN(defaults.buckets, Buckets(node["buckets"]));
+    }
+    if (const YAML::Node h = node["histogram_options"]) {
+      MG_RETURN_IF_ERROR(
+          CheckKeys(h, "histogram_options",
+                    {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}));
+      if (h["buckets"]) {
+        MG_ASSIGN_OR_RETURN(defaults.buckets, Buckets(h["buckets"]));
+      }
+    }
+    if (node["match_type"]) {
+      MG_ASSIGN_OR_RETURN(std::string type, Scalar(node["match_type"], "match_type"));
+      if (type != "glob" && type != "regex") {
+        return Error(node["match_type"], "match_type must be glob or regex");
+      }
+      defaults_regex = type == "regex";
+    }
+    if (node["glob_disable_ordering"]) {
+      MG_ASSIGN_OR_RETURN(config->glob_disable_ordering_,
+                          Bool(node["glob_disable_ordering"], "glob_disable_ordering"));
+    }
+    if (node["ttl"]) {
+      MG_ASSIGN_OR_RETURN(default_ttl, Duration(node["ttl"], "ttl"));
+    }
+  }
+
+  std::vector<MappingRule> globs;
+  std::vector<MappingRule> regexes;
+  const YAML::Node mappings = root["mappings"];
+  if (mappings && !mappings.IsNull() && !mappings.IsSequence()) {
+    return Error(mappings, "\"mappings\" must be a list");
+  }
+  for (const YAML::Node& node : mappings) {
+    MG_RETURN_IF_ERROR(
+        CheckKeys(node, "a mapping",
+                  {"match", "name", "labels", "observer_type", "timer_type", "buckets", "quantiles",
+                   "match_type", "help", "action", "match_metric_type", "ttl", "summary_options",
+                   "histogram_options", "scale", "honor_labels"}));
+    MappingRule rule;
+    rule.line = Line(node);
+    rule.ttl = default_ttl;
+    if (!node["match"]) return Error(node, "a mapping needs \"match\"");
+    MG_ASSIGN_OR_RETURN(rule.match, Scalar(node["match"], "match"));
+    rule.regex = defaults_regex;
+    if (node["match_type"]) {
+      MG_ASSIGN_OR_RETURN(std::string type, Scalar(node["match_type"], "match_type"));
+      if (type != "glob" && type != "regex") {
+        return Error(node["match_type"], "match_type must be glob or regex");
+      }
+      rule.regex = type == "regex";
+    }
+    if (node["action"]) {
+      MG_ASSIGN_OR_RETURN(std::string action, Scalar(node["action"], "action"));
+      if (action != "map" && action != "drop") {
+        return Error(node["action"], "action must be map or drop");
+      }
+      rule.drop = action == "drop";
+    }
+    if (node["name"]) {
+      MG_ASSIGN_OR_RETURN(rule.name, Scalar(node["name"], "name"));
+    }
+    if (rule.name.empty() && !rule.drop) return Error(node, "a mapping needs a \"name\"");
+    if (const YAML::Node labels = node["labels"]) {
+      if (!labels.IsMap()) return Error(labels, "\"labels\" must be a map");
+      for (const auto& entry : labels) {
+        const std::string key = entry.first.as<std::string>();
+        if (!IsLabelName(key) || key.starts_with("__")) {
+          return Error(entry.first, StrCat("invalid label name \"", key, "\""));
+        }
+        MG_ASSIGN_OR_RETURN(std::string value, Scalar(entry.second, key));
+        rule.labels.emplace_back(key, std::move(value));
+      }
+      std::sort(rule.labels.begin(), rule.labels.end());
+    }
+    if (node["match_metric_type"]) {
+      MG_ASSIGN_OR_RETURN(std::string type, Scalar(node["match_metric_type"], "match_metric_type"));
+      if (type == "counter") {
+        rule.metric_type = MappingRule::MetricType::kCounter;
+      } else if (type == "gauge") {
+        rule.metric_type = MappingRule::MetricType::kGauge;
+      } else if (type == "observer" || type == "timer") {
+        rule.metric_type = MappingRule::MetricType::kObserver;
+      } else {
+        return Error(node["match_metric_type"],
+                     "match_metric_type must be counter, gauge or observer");
+      }
+    }
+    if (node["help"]) {
+      MG_ASSIGN_OR_RETURN(rule.help, Scalar(node["help"], "help"));
+    }
+    if (node["honor_labels"]) {
+      MG_ASSIGN_OR_RETURN(rule.honor_labels, Bool(node["honor_labels"], "honor_labels"));
+    }
+    if (node["scale"]) {
+      MG_ASSIGN_OR_RETURN(rule.scale, Number(node["scale"], "scale"));
+    }
+    if (node["ttl"]) {
+      MG_ASSIGN_OR_RETURN(rule.ttl, Duration(node["ttl"], "ttl"));
+    }
+    ObserverSettings observer;
+    for (const char* key : {"observer_type", "timer_type"}) {
+      if (node[key]) MG_RETURN_IF_ERROR(ReadObserverType(node[key], &observer));
+    }
+    if (node["summary_options"] || (node["quantiles"] && !observer.set)) {
+      return Error(node, "summaries are not supported yet; use observer_type: histogram");
+    }
+    if (node["buckets"]) {
+      MG_ASSIGN_OR_RETURN(observer.buckets, Buckets(node["buckets"]));
+    }
+    if (const YAML::Node h = node["histogram_options"]) {
+      MG_RETURN_IF_ERROR(
+          CheckKeys(h, "histogram_options",
+                    {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}));
+      if (h["buckets"]) {
+        MG_ASSIGN_OR_RETURN(observer.buckets, Buckets(h["buckets"]));
+      }
+    }
+    rule.buckets = observer.buckets ? observer.buckets : defaults.buckets;
+    if (rule.regex) {
+      auto compiled = std::make_shared<re2::RE2>(rule.match, RE2::Quiet);
+      if (!compiled->ok()) {
+        return Error(node["match"],
+                     StrCat("invalid regex \"", rule.match, "\": ", compiled->error()));
+      }
+      rule.compiled = std::move(compiled);
+      regexes.push_back(std::move(rule));
+    } else {
+      MG_ASSIGN_OR_RETURN(rule.glob, GlobSegments(node["match"], rule.match));
+      globs.push_back(std::move(rule));
+    }
+  }
+  config->glob_count_ = globs.size();
+  config->rules_ = std::move(globs);
+  std::move(regexes.begin(), regexes.end(), std::back_inserter(config->rules_));
+  return std::shared_ptr<const MappingConfig>(config);
+}
+
+absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(StrCat(path, ": cannot read the mapping file"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::shared_ptr<const MappingConfig>> config = Parse(text.str());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+bool MappingConfig::Find(std::string_view statsd_name, StatsdType type, Result* result) const {
+  std::vector<std::string_view> captures;
+  const MappingRule* found = nullptr;
+  if (glob_count_ > 0) {
+    std::vector<std::string_view> segments;
+    for (size_t start = 0;;) {
+      const size_t end = statsd_name.find('.', start);
+      segments.push_back(
+          statsd_name.substr(start, end == std::string_view::npos ? end : end - start));
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+    std::vector<std::string_view> candidate;
+    for (size_t i = 0; i < glob_count_; ++i) {
+      const MappingRule& rule = rules_[i];
+      if (!TypeMatches(rule.metric_type, type) || !MatchGlob(rule.glob, segments, &candidate)) {
+        continue;
+      }
+      const bool better = found == nullptr ||
+                          (glob_disable_ordering_ &&
+                           std::lexicographical_compare(
+                               rule.glob.begin(), rule.glob.end(), found->glob.begin(),
+                               found->glob.end(), [](const std::string& a, const std::string& b) {
+                                 return SegmentRank(a) < SegmentRank(b);
+                               }));
+      if (better) {
+        found = &rule;
+        captures = candidate;
+      }
+      if (!glob_disable_ordering_) break;
+    }
+    if (found != nullptr) captures[0] = statsd_name;
+  }
+  for (size_t i = glob_count_; found == nullptr && i < rules_.size(); ++i) {
+    const MappingRule& rule = rules_[i];
+    if (!TypeMatches(rule.metric_type, type)) continue;
+    const int groups = rule.compiled->NumberOfCapturingGroups();
+    std::vector<re2::StringPiece> pieces(groups + 1);
+    if (!rule.compiled->Match(re2::StringPiece(statsd_name.data(), statsd_name.size()), 0,
+                              statsd_name.size(), RE2::UNANCHORED, pieces.data(), groups + 1)) {
+      continue;
+    }
+    found = &rule;
+    for (const re2::StringPiece& piece : pieces) captures.emplace_back(piece.data(), piece.size());
+  }
+  if (found == nullptr) return false;
+  result->rule = found;
+  result->name = Format(found->name, captures);
+  result->labels.clear();
+  for (const auto& [key, pattern] : found->labels) {
+    result->labels.emplace_back(key, Format(pattern, captures));
+  }
+  return true;
+}
+
+}  // namespace metricsgate::ingest

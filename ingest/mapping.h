@@ -1,0 +1,96 @@
+// MappingConfig: statsd_exporter's mapping-file format, which turns StatsD names into
+// Prometheus names and labels (--statsd.mapping-config).
+//
+//   defaults:
+//     observer_type: histogram
+//     match_type: glob
+//   mappings:
+//   - match: "test.dispatcher.*.*.*"
+//     name: "dispatcher_events_total"
+//     labels:
+//       processor: "$1"
+//       action: "$2"
+//       outcome: "$3"
+//   - match: "(.*)\.(.*)--(.*)\.status\.(.*)\.count"
+//     match_type: regex
+//     name: "request_total"
+//     labels: {hostname: "${1}", exec: "${2}", protocol: "${3}", code: "${4}"}
+//
+// Glob rules (`*` stands for one dot-separated segment) are tried first, in file order (or,
+// with `glob_disable_ordering`, the rule with literal segments earliest wins); then regex
+// rules (RE2 syntax, Go's, unanchored as Go's FindStringSubmatch) in file order. `$1`/`${1}`
+// in `name` and `labels` take the captures. Beyond statsd_exporter: a glob segment may end in
+// `*` after a prefix (`api_*`), capturing the rest of the segment; and every unknown key is an
+// error that names the key and its line (statsd_exporter ignores them silently).
+//
+// Not yet: `observer_type: summary` is refused at load (issue #3); `ttl` is read and checked,
+// and takes effect once series expire (issue #4).
+//
+// A MappingConfig is immutable once parsed: Find() is safe from any number of threads.
+#ifndef METRICSGATE_INGEST_MAPPING_H_
+#define METRICSGATE_INGEST_MAPPING_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ingest/statsd_parser.h"
+#include "storage/series_table.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
+
+namespace metricsgate::ingest {
+
+struct MappingRule {
+  enum class MetricType { kAny, kCounter, kGauge, kObserver };
+
+  std::string match;
+  bool regex = false;
+  std::vector<std::string> glob;                            // segments: "*", "prefix*" or literal
+  std::shared_ptr<const re2::RE2> compiled;                 // regex rules
+  std::string name;                                         // template
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by name; templates
+  MetricType metric_type = MetricType::kAny;
+  bool drop = false;
+  bool honor_labels = false;  // tags win over mapping labels
+  std::string help;
+  storage::Buckets buckets;  // observers
+  double scale = 1;
+  std::chrono::milliseconds ttl{0};
+  int line = 0;  // of the rule in the file, 1-based
+};
+
+class MappingConfig {
+ public:
+  // Parses a mapping file's text. Errors name the line: `line 12: unknown key "nme"`.
+  static absl::StatusOr<std::shared_ptr<const MappingConfig>> Parse(std::string_view yaml);
+  // Reads and parses `path`; errors start with the path.
+  static absl::StatusOr<std::shared_ptr<const MappingConfig>> Load(const std::string& path);
+
+  struct Result {
+    const MappingRule* rule = nullptr;
+    std::string name;                                         // formatted, not yet escaped
+    std::vector<std::pair<std::string, std::string>> labels;  // sorted by name
+  };
+
+  // Finds the rule for a StatsD name (as sent, tags removed) of type `type`. Returns false
+  // when no rule matches: the name is then escaped as an unmapped name.
+  bool Find(std::string_view statsd_name, StatsdType type, Result* result) const;
+
+  size_t rule_count() const { return rules_.size(); }
+
+ private:
+  std::vector<MappingRule> rules_;  // globs first, then regexes, each in file order
+  size_t glob_count_ = 0;
+  bool glob_disable_ordering_ = false;
+};
+
+}  // namespace metricsgate::ingest
+
+#endif  // METRICSGATE_INGEST_MAPPING_H_
