@@ -107,6 +107,12 @@ const std::vector<FlagDef>& Flags() {
          }
          return absl::OkStatus();
        }},
+      {"statsd.mapping-config", "",
+       "A statsd_exporter mapping file (YAML). Reloaded on SIGHUP and POST /-/reload.",
+       [](std::string_view v, Config* c) {
+         c->statsd_mapping_config = std::string(v);
+         return absl::OkStatus();
+       }},
       {"statsd.flush-interval", "10s",
        "How often StatsD intervals end: sets report their distinct members of the last one.",
        [](std::string_view v, Config* c) {

@@ -71,6 +71,13 @@ HttpHandler MakeRoutes(RouteOptions options) {
       if (request.method != "POST") return MethodNotAllowed("POST");
       return PostStatsd(request, options);
     }
+    if (path == "/-/reload" && options.reload) {
+      if (request.method != "POST" && request.method != "PUT") return MethodNotAllowed("POST, PUT");
+      const absl::Status status = options.reload();
+      if (status.ok()) return Text(200, "OK\n");
+      const bool no_file = status.code() == absl::StatusCode::kFailedPrecondition;
+      return Text(no_file ? 400 : 500, StrCat(std::string(status.message()), "\n"));
+    }
     const bool known = path == "/-/healthy" || path == "/-/ready" || path == options.telemetry_path;
     if (!known) return Text(404, "404 page not found\n");  // Go's net/http wording
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");

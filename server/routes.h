@@ -2,6 +2,7 @@
 //   GET  /-/healthy, /-/ready       200 OK
 //   GET  <telemetry path>           the scrape (/metrics)
 //   POST /api/v1/statsd             StatsD lines in the body (optionally gzip) -> JSON report
+//   POST|PUT /-/reload              reload the mapping file
 // GET routes also answer HEAD; another method gets 405 with an Allow header, another path
 // 404. The handler is safe to call from any thread if `render_metrics` is.
 #ifndef METRICSGATE_SERVER_ROUTES_H_
@@ -11,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "ingest/statsd_ingester.h"
 #include "server/http_types.h"
 
@@ -22,6 +24,8 @@ struct RouteOptions {
   std::function<std::string()> render_metrics;
   // Takes StatsD lines posted to /api/v1/statsd; must outlive the handler.
   ingest::StatsdIngester* statsd = nullptr;
+  // Reloads the mapping file for /-/reload; kFailedPrecondition when there is none.
+  std::function<absl::Status()> reload;
   // The largest body /api/v1/statsd takes once decompressed.
   size_t max_statsd_body = 64 * 1024 * 1024;
 };

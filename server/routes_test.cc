@@ -61,6 +61,29 @@ TEST(RoutesCustomPathTest, TelemetryPathMoves) {
   EXPECT_EQ(handler(Request("GET", "/metrics")).status, 404);
 }
 
+TEST(ReloadRouteTest, ReportsTheReloadResult) {
+  absl::Status next = absl::OkStatus();
+  int calls = 0;
+  RouteOptions options;
+  options.render_metrics = [] { return std::string(); };
+  options.reload = [&] {
+    ++calls;
+    return next;
+  };
+  HttpHandler handler = MakeRoutes(options);
+  HttpResponse response = handler(Request("POST", "/-/reload"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "OK\n");
+  next = absl::InvalidArgumentError("m.yml: line 2: bad");
+  response = handler(Request("PUT", "/-/reload"));
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(response.body, "m.yml: line 2: bad\n");
+  next = absl::FailedPreconditionError("no mapping file");
+  EXPECT_EQ(handler(Request("POST", "/-/reload")).status, 400);
+  EXPECT_EQ(handler(Request("GET", "/-/reload")).status, 405);
+  EXPECT_EQ(calls, 3);
+}
+
 class StatsdRouteTest : public ::testing::Test {
  protected:
   HttpResponse Post(std::string body, std::string encoding = "") {

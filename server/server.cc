@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -15,6 +16,7 @@
 #include "base/status_macros.h"
 #include "base/str_cat.h"
 #include "export/text_format.h"
+#include "ingest/mapping.h"
 #include "ingest/statsd_ingester.h"
 #include "server/http_server.h"
 #include "server/routes.h"
@@ -39,6 +41,31 @@ struct Server::Parts {
   std::unique_ptr<StatsdTcpListener> tcp;
   std::unique_ptr<HttpServer> http;
 
+  // Counts of mapping reloads, by result.
+  std::atomic<uint64_t> reloads_ok{0};
+  std::atomic<uint64_t> reloads_failed{0};
+
+  // Loads --statsd.mapping-config again; a bad file leaves the mapping in force unchanged.
+  absl::Status ReloadMapping() {
+    if (config.statsd_mapping_config.empty()) {
+      return absl::FailedPreconditionError(
+          "no mapping file to reload (--statsd.mapping-config is empty)");
+    }
+    absl::StatusOr<std::shared_ptr<const ingest::MappingConfig>> mapping =
+        ingest::MappingConfig::Load(config.statsd_mapping_config);
+    if (!mapping.ok()) {
+      reloads_failed.fetch_add(1, std::memory_order_relaxed);
+      log::Error("mapping reload failed; the previous mapping stays in force",
+                 {{"err", std::string(mapping.status().message())}});
+      return mapping.status();
+    }
+    log::Info("mapping loaded", {{"file", config.statsd_mapping_config},
+                                 {"rules", std::to_string((*mapping)->rule_count())}});
+    ingester.SetMapping(*std::move(mapping));
+    reloads_ok.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
   std::string RenderMetrics() const {
     std::vector<storage::MetricFamily> families;
     ingester.Collect(&families);  // first: see StatsdIngester::Collect
@@ -47,6 +74,16 @@ struct Server::Parts {
     if (udp) udp->Collect(&families);
     if (unixgram) unixgram->Collect(&families);
     if (tcp) tcp->Collect(&families);
+    const std::shared_ptr<const ingest::MappingConfig> mapping = ingester.mapping();
+    families.push_back({"metricsgate_statsd_mapping_rules",
+                        "Rules of the mapping file in force.",
+                        storage::MetricType::kGauge,
+                        {{{}, mapping ? static_cast<double>(mapping->rule_count()) : 0}}});
+    families.push_back({"metricsgate_statsd_mapping_reloads_total",
+                        "Loads of the mapping file, at start-up and on reload, by result.",
+                        storage::MetricType::kCounter,
+                        {{{{"result", "failure"}}, static_cast<double>(reloads_failed.load())},
+                         {{{"result", "success"}}, static_cast<double>(reloads_ok.load())}}});
     families.push_back(
         {"metricsgate_build_info",
          "A metric with a constant '1' value labeled by the version metricsgate was built from.",
@@ -63,6 +100,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   auto parts = std::make_unique<Parts>();
   parts->config = config;
   Parts* p = parts.get();
+  if (!config.statsd_mapping_config.empty()) {
+    MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal
+  }
   if (!config.statsd_listen_udp.empty()) {
     MG_ASSIGN_OR_RETURN(p->udp,
                         StatsdDatagramListener::CreateUdp(p->ioc, config.statsd_listen_udp,
@@ -83,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   routes.telemetry_path = config.web_telemetry_path;
   routes.render_metrics = [p] { return p->RenderMetrics(); };
   routes.statsd = &p->ingester;
+  routes.reload = [p] { return p->ReloadMapping(); };
   MG_ASSIGN_OR_RETURN(p->http,
                       HttpServer::Create(p->ioc, config.web_listen_address, MakeRoutes(routes)));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
@@ -94,6 +135,17 @@ int Server::Run() {
   // signal at once.
   asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(p.ioc);
+  // SIGHUP reloads the mapping file, as statsd_exporter's.
+  asio::signal_set hangup(p.ioc, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log::Info("SIGHUP: reloading the mapping file");
+      (void)p.ReloadMapping();  // logged and counted there
+      await_hangup();
+    });
+  };
+  await_hangup();
   // Ends a StatsD interval every --statsd.flush-interval, on the io_context.
   asio::steady_timer flush(p.ioc);
   std::function<void()> schedule_flush = [&] {
@@ -112,6 +164,7 @@ int Server::Run() {
     if (p.unixgram) p.unixgram->Stop();
     if (p.tcp) p.tcp->Stop();
     flush.cancel();
+    hangup.cancel();
     deadline.expires_after(kShutdownGrace);
     deadline.async_wait([&](const boost::system::error_code& timer_ec) {
       if (timer_ec) return;
