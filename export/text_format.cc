@@ -21,6 +21,8 @@ std::string_view TypeName(MetricType type) {
       return "gauge";
     case MetricType::kHistogram:
       return "histogram";
+    case MetricType::kSummary:
+      return "summary";
     case MetricType::kUntyped:
       return "untyped";
   }
@@ -69,6 +71,18 @@ void AppendLine(std::string_view name, std::string_view suffix, const std::vecto
 }
 
 void AppendSample(std::string_view name, const Sample& sample, std::string* out) {
+  if (sample.summary) {
+    // As client_golang writes a summary: one line per quantile, then sum and count.
+    std::string quantile;
+    for (const auto& [q, value] : sample.summary->quantiles) {
+      quantile.clear();
+      AppendValue(q, &quantile);
+      AppendLine(name, "", sample.labels, "quantile", quantile, value, out);
+    }
+    AppendLine(name, "_sum", sample.labels, "", "", sample.summary->sum, out);
+    AppendLine(name, "_count", sample.labels, "", "", sample.summary->count, out);
+    return;
+  }
   if (!sample.histogram) {
     AppendLine(name, "", sample.labels, "", "", sample.value, out);
     return;

@@ -97,6 +97,19 @@ TEST(TextFormatTest, RendersHistogramsAsClientGolang) {
             "t_count{env=\"prod\"} 4\n");
 }
 
+TEST(TextFormatTest, RendersSummariesAsClientGolang) {
+  storage::Sample sample;
+  sample.labels = {{"env", "prod"}};
+  sample.summary = storage::SummaryValue{{{0.5, 0.25}, {0.99, std::nan("")}}, 3.5, 7};
+  EXPECT_EQ(RenderText({{"s", "Summary.", MetricType::kSummary, {sample}}}),
+            "# HELP s Summary.\n"
+            "# TYPE s summary\n"
+            "s{env=\"prod\",quantile=\"0.5\"} 0.25\n"
+            "s{env=\"prod\",quantile=\"0.99\"} NaN\n"
+            "s_sum{env=\"prod\"} 3.5\n"
+            "s_count{env=\"prod\"} 7\n");
+}
+
 TEST(TextFormatTest, MergesFamiliesOfTheSameName) {
   std::vector<MetricFamily> families = {
       {"drops_total", "Drops.", MetricType::kCounter, {{{{"address", "b"}}, 2}}},

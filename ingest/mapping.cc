@@ -8,6 +8,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "base/duration.h"
@@ -123,20 +124,76 @@ absl::StatusOr<std::vector<std::string>> GlobSegments(const YAML::Node& node,
 
 // The observer settings shared by `defaults:` and each mapping.
 struct ObserverSettings {
-  bool summary = false;
   bool set = false;  // observer_type given
+  bool summary = false;
   storage::Buckets buckets;
+  bool histogram_options = false;
+  bool summary_options = false;
+  std::optional<std::vector<double>> quantiles;
+  std::optional<std::chrono::milliseconds> max_age;
+  std::optional<int> age_buckets;
 };
 
-absl::Status ReadObserverType(const YAML::Node& node, ObserverSettings* settings) {
-  MG_ASSIGN_OR_RETURN(std::string type, Scalar(node, "observer_type"));
-  if (type == "summary") {
-    return Error(node, "observer_type summary is not supported yet; use histogram");
+absl::Status ReadQuantiles(const YAML::Node& node, ObserverSettings* settings) {
+  if (!node.IsSequence()) {
+    return Error(node, "\"quantiles\" must be a list of {quantile, error}");
   }
-  if (type != "histogram" && !type.empty()) {
-    return Error(node, StrCat("observer_type must be histogram or summary, not \"", type, "\""));
+  std::vector<double> quantiles;
+  for (const YAML::Node& item : node) {
+    MG_RETURN_IF_ERROR(CheckKeys(item, "a quantile", {"quantile", "error"}));
+    if (!item["quantile"]) return Error(item, "a quantile needs \"quantile\"");
+    MG_ASSIGN_OR_RETURN(double q, Number(item["quantile"], "quantile"));
+    if (q < 0 || q > 1) return Error(item["quantile"], "a quantile must be between 0 and 1");
+    if (item["error"]) MG_RETURN_IF_ERROR(Number(item["error"], "error").status());
+    quantiles.push_back(q);
   }
-  settings->set = !type.empty();
+  settings->quantiles = std::move(quantiles);
+  return absl::OkStatus();
+}
+
+// observer_type, timer_type (its old name), buckets, quantiles, histogram_options and
+// summary_options, in `defaults:` or a mapping.
+absl::Status ReadObserver(const YAML::Node& node, ObserverSettings* settings) {
+  for (const char* key : {"observer_type", "timer_type"}) {
+    if (!node[key]) continue;
+    MG_ASSIGN_OR_RETURN(std::string type, Scalar(node[key], key));
+    if (type != "histogram" && type != "summary" && !type.empty()) {
+      return Error(node[key],
+                   StrCat("observer_type must be histogram or summary, not \"", type, "\""));
+    }
+    settings->set = !type.empty();
+    settings->summary = type == "summary";
+  }
+  if (node["buckets"]) {
+    MG_ASSIGN_OR_RETURN(settings->buckets, Buckets(node["buckets"]));
+  }
+  if (node["quantiles"]) MG_RETURN_IF_ERROR(ReadQuantiles(node["quantiles"], settings));
+  if (const YAML::Node h = node["histogram_options"]) {
+    MG_RETURN_IF_ERROR(
+        CheckKeys(h, "histogram_options",
+                  {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}));
+    settings->histogram_options = true;
+    if (h["buckets"]) {
+      MG_ASSIGN_OR_RETURN(settings->buckets, Buckets(h["buckets"]));
+    }
+  }
+  if (const YAML::Node o = node["summary_options"]) {
+    MG_RETURN_IF_ERROR(
+        CheckKeys(o, "summary_options", {"quantiles", "max_age", "age_buckets", "buf_cap"}));
+    settings->summary_options = true;
+    if (o["quantiles"]) MG_RETURN_IF_ERROR(ReadQuantiles(o["quantiles"], settings));
+    if (o["max_age"]) {
+      MG_ASSIGN_OR_RETURN(settings->max_age, Duration(o["max_age"], "max_age"));
+    }
+    if (o["age_buckets"]) {
+      MG_ASSIGN_OR_RETURN(double buckets, Number(o["age_buckets"], "age_buckets"));
+      if (buckets < 1 || buckets > 1000 || buckets != std::floor(buckets)) {
+        return Error(o["age_buckets"], "age_buckets must be a whole number from 1 to 1000");
+      }
+      settings->age_buckets = static_cast<int>(buckets);
+    }
+    if (o["buf_cap"]) MG_RETURN_IF_ERROR(Number(o["buf_cap"], "buf_cap").status());
+  }
   return absl::OkStatus();
 }
 
@@ -223,20 +280,7 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
         CheckKeys(node, "defaults",
                   {"observer_type", "timer_type", "buckets", "quantiles", "match_type",
                    "glob_disable_ordering", "ttl", "summary_options", "histogram_options"}));
-    for (const char* key : {"observer_type", "timer_type"}) {
-      if (node[key]) MG_RETURN_IF_ERROR(ReadObserverType(node[key], &defaults));
-    }
-    if (node["buckets"]) {
-      MG_ASSIGN_OR_RETURN(defaults.buckets, Buckets(node["buckets"]));
-    }
-    if (const YAML::Node h = node["histogram_options"]) {
-      MG_RETURN_IF_ERROR(
-          CheckKeys(h, "histogram_options",
-                    {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}));
-      if (h["buckets"]) {
-        MG_ASSIGN_OR_RETURN(defaults.buckets, Buckets(h["buckets"]));
-      }
-    }
+    MG_RETURN_IF_ERROR(ReadObserver(node, &defaults));
     if (node["match_type"]) {
       MG_ASSIGN_OR_RETURN(std::string type, Scalar(node["match_type"], "match_type"));
       if (type != "glob" && type != "regex") {
@@ -327,24 +371,27 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
       MG_ASSIGN_OR_RETURN(rule.ttl, Duration(node["ttl"], "ttl"));
     }
     ObserverSettings observer;
-    for (const char* key : {"observer_type", "timer_type"}) {
-      if (node[key]) MG_RETURN_IF_ERROR(ReadObserverType(node[key], &observer));
+    MG_RETURN_IF_ERROR(ReadObserver(node, &observer));
+    // Summary options alone ask for a summary; an explicit type decides.
+    const bool summary =
+        observer.set ? observer.summary : (observer.summary_options || defaults.summary);
+    if (!summary && observer.summary_options) {
+      return Error(node, "cannot use histogram observer and summary options at the same time");
     }
-    if (node["summary_options"] || (node["quantiles"] && !observer.set)) {
-      return Error(node, "summaries are not supported yet; use observer_type: histogram");
+    if (summary && (observer.histogram_options || observer.buckets)) {
+      return Error(node, "cannot use summary observer and histogram options at the same time");
     }
-    if (node["buckets"]) {
-      MG_ASSIGN_OR_RETURN(observer.buckets, Buckets(node["buckets"]));
+    if (summary) {
+      auto spec = std::make_shared<storage::SummarySpec>();
+      spec->quantiles = observer.quantiles.value_or(
+          defaults.quantiles.value_or(std::vector<double>{0.5, 0.9, 0.99}));
+      spec->max_age = observer.max_age.value_or(defaults.max_age.value_or(spec->max_age));
+      spec->age_buckets =
+          observer.age_buckets.value_or(defaults.age_buckets.value_or(spec->age_buckets));
+      rule.summary = std::move(spec);
+    } else {
+      rule.buckets = observer.buckets ? observer.buckets : defaults.buckets;
     }
-    if (const YAML::Node h = node["histogram_options"]) {
-      MG_RETURN_IF_ERROR(
-          CheckKeys(h, "histogram_options",
-                    {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}));
-      if (h["buckets"]) {
-        MG_ASSIGN_OR_RETURN(observer.buckets, Buckets(h["buckets"]));
-      }
-    }
-    rule.buckets = observer.buckets ? observer.buckets : defaults.buckets;
     if (rule.regex) {
       auto compiled = std::make_shared<re2::RE2>(rule.match, RE2::Quiet);
       if (!compiled->ok()) {

@@ -23,8 +23,10 @@
 // `*` after a prefix (`api_*`), capturing the rest of the segment; and every unknown key is an
 // error that names the key and its line (statsd_exporter ignores them silently).
 //
-// Not yet: `observer_type: summary` is refused at load (issue #3); `ttl` is read and checked,
-// and takes effect once series expire (issue #4).
+// Timers are histograms unless `observer_type: summary` (in a rule or in `defaults:`) makes
+// them summaries with `summary_options` (quantiles, max_age, age_buckets; buf_cap is read and
+// not needed). Not yet: `ttl` is read and checked, and takes effect once series expire
+// (issue #4).
 //
 // A MappingConfig is immutable once parsed: Find() is safe from any number of threads.
 #ifndef METRICSGATE_INGEST_MAPPING_H_
@@ -60,7 +62,8 @@ struct MappingRule {
   bool drop = false;
   bool honor_labels = false;  // tags win over mapping labels
   std::string help;
-  storage::Buckets buckets;  // observers
+  storage::Buckets buckets;                             // observers, as histograms
+  std::shared_ptr<const storage::SummarySpec> summary;  // observers, as summaries
   double scale = 1;
   std::chrono::milliseconds ttl{0};
   int line = 0;  // of the rule in the file, 1-based

@@ -171,6 +171,46 @@ mappings:
   EXPECT_EQ(*result.rule->buckets, (std::vector<double>{1, 2}));
 }
 
+TEST(MappingTest, SummariesTakeTheirOptionsAndDefaults) {
+  auto config = MustParse(R"(
+defaults:
+  observer_type: summary
+  summary_options:
+    quantiles: [{quantile: 0.5, error: 0.05}, {quantile: 0.75, error: 0.01}]
+    max_age: 5m
+mappings:
+- match: "a.*"
+  name: "a"
+- match: "b.*"
+  name: "b"
+  summary_options:
+    quantiles: [{quantile: 0.99, error: 0.001}]
+    age_buckets: 3
+    buf_cap: 1000
+- match: "c.*"
+  name: "c"
+  observer_type: histogram
+- match: "d.*"
+  name: "d"
+  timer_type: summary
+  quantiles: [{quantile: 0.9, error: 0.01}]
+)");
+  MappingConfig::Result result;
+  ASSERT_TRUE(config->Find("a.x", StatsdType::kTimer, &result));
+  ASSERT_NE(result.rule->summary, nullptr);
+  EXPECT_EQ(result.rule->summary->quantiles, (std::vector<double>{0.5, 0.75}));
+  EXPECT_EQ(result.rule->summary->max_age, std::chrono::minutes(5));
+  EXPECT_EQ(result.rule->summary->age_buckets, 5);
+  ASSERT_TRUE(config->Find("b.x", StatsdType::kTimer, &result));
+  EXPECT_EQ(result.rule->summary->quantiles, (std::vector<double>{0.99}));
+  EXPECT_EQ(result.rule->summary->max_age, std::chrono::minutes(5));
+  EXPECT_EQ(result.rule->summary->age_buckets, 3);
+  ASSERT_TRUE(config->Find("c.x", StatsdType::kTimer, &result));
+  EXPECT_EQ(result.rule->summary, nullptr);
+  ASSERT_TRUE(config->Find("d.x", StatsdType::kTimer, &result));
+  EXPECT_EQ(result.rule->summary->quantiles, (std::vector<double>{0.9}));
+}
+
 TEST(MappingTest, EmptyFileHasNoRules) {
   EXPECT_EQ(MustParse("")->rule_count(), 0u);
   EXPECT_EQ(MustParse("mappings: []\n")->rule_count(), 0u);
@@ -207,8 +247,19 @@ TEST(MappingTest, ErrorsNameTheProblemAndItsLine) {
            Case{"mappings:\n- match: a\n  name: x\n  ttl: forever\n",
                 "line 4: not a duration: \"forever\" (want a number and a unit, as 10s, 500ms, "
                 "1m)"},
-           Case{"mappings:\n- match: a\n  name: x\n  observer_type: summary\n",
-                "line 4: observer_type summary is not supported yet; use histogram"},
+           Case{"mappings:\n- match: a\n  name: x\n  observer_type: median\n",
+                "line 4: observer_type must be histogram or summary, not \"median\""},
+           Case{"mappings:\n- match: a\n  name: x\n  observer_type: histogram\n"
+                "  summary_options: {max_age: 1m}\n",
+                "line 2: cannot use histogram observer and summary options at the same time"},
+           Case{"mappings:\n- match: a\n  name: x\n  observer_type: summary\n"
+                "  histogram_options: {buckets: [1]}\n",
+                "line 2: cannot use summary observer and histogram options at the same time"},
+           Case{"mappings:\n- match: a\n  name: x\n  summary_options:\n"
+                "    quantiles: [{quantile: 1.5, error: 0.1}]\n",
+                "line 5: a quantile must be between 0 and 1"},
+           Case{"mappings:\n- match: a\n  name: x\n  summary_options: {age_buckets: 0}\n",
+                "line 4: age_buckets must be a whole number from 1 to 1000"},
            Case{"mappings:\n- match: a\n  name: x\n  scale: lots\n",
                 "line 4: \"scale\" must be a number"},
            Case{"mappings: [\n", "line 2: invalid YAML: end of sequence flow not found"},

@@ -64,6 +64,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample, const MappingConfig* mapp
     EscapeMetricName(scratch.mapped.name, &scratch.name);
     options.help = rule->help;
     options.buckets = rule->buckets;
+    options.summary = rule->summary;
     scale = rule->scale;
     // Merge the rule's labels (sorted) with the line's (sorted); on a shared key the rule wins,
     // unless it honors the sender's labels.

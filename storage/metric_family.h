@@ -11,7 +11,7 @@
 
 namespace metricsgate::storage {
 
-enum class MetricType { kCounter, kGauge, kHistogram, kUntyped };
+enum class MetricType { kCounter, kGauge, kHistogram, kSummary, kUntyped };
 
 // A label pair; names are valid Prometheus label names.
 using Label = std::pair<std::string, std::string>;
@@ -23,10 +23,17 @@ struct HistogramValue {
   double sum = 0;
 };
 
+struct SummaryValue {
+  std::vector<std::pair<double, double>> quantiles;  // (quantile, value); NaN when empty
+  double sum = 0;
+  double count = 0;
+};
+
 struct Sample {
   std::vector<Label> labels;                // Sorted by name.
   double value = 0;                         // Counters, gauges, untyped.
   std::optional<HistogramValue> histogram;  // Histograms only.
+  std::optional<SummaryValue> summary;      // Summaries only.
 };
 
 struct MetricFamily {

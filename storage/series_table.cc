@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "base/str_cat.h"
 #include "storage/series_key.h"
@@ -10,6 +11,7 @@ namespace metricsgate::storage {
 namespace {
 
 constexpr std::string_view kHistogramSuffixes[] = {"_bucket", "_sum", "_count"};
+constexpr std::string_view kSummarySuffixes[] = {"_sum", "_count"};
 
 }  // namespace
 
@@ -17,6 +19,24 @@ const Buckets& DefaultBuckets() {
   static const Buckets buckets = std::make_shared<const std::vector<double>>(
       std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10});
   return buckets;
+}
+
+SeriesTable::Summary::Summary(std::shared_ptr<const SummarySpec> s, absl::Time now)
+    : spec(std::move(s)), parts(std::max(1, spec->age_buckets)), current_start(now) {}
+
+void SeriesTable::Summary::Rotate(absl::Time now) {
+  const absl::Duration width = absl::FromChrono(spec->max_age) / static_cast<int64_t>(parts.size());
+  if (width <= absl::ZeroDuration()) return;
+  if (now - current_start >= width * static_cast<int64_t>(parts.size() + 1)) {
+    for (QuantileSketch& part : parts) part.Clear();  // idle for longer than the window
+    current_start = now;
+    return;
+  }
+  while (now - current_start >= width) {
+    current = (current + 1) % parts.size();
+    parts[current].Clear();
+    current_start += width;
+  }
 }
 
 SeriesTable::Histogram::Histogram(Buckets b)
@@ -32,6 +52,8 @@ std::string_view SeriesTable::KindName(Kind kind) {
       return "gauge";
     case Kind::kHistogram:
       return "timer";
+    case Kind::kSummary:
+      return "summary timer";
     case Kind::kSet:
       return "set";
   }
@@ -54,15 +76,18 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::strin
     }
     return absl::OkStatus();  // another label set of a known name
   }
-  if (kind == Kind::kHistogram) {
-    for (std::string_view suffix : kHistogramSuffixes) {
+  if (kind == Kind::kHistogram || kind == Kind::kSummary) {
+    const std::span<const std::string_view> suffixes =
+        kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
+                                 : std::span<const std::string_view>(kSummarySuffixes);
+    for (std::string_view suffix : suffixes) {
       const std::string derived = StrCat(name, suffix);
       if (names_.contains(derived)) {
         return absl::FailedPreconditionError(
             StrCat("metric \"", derived, "\" exists; a timer \"", name, "\" would write it too"));
       }
     }
-    for (std::string_view suffix : kHistogramSuffixes) {
+    for (std::string_view suffix : suffixes) {
       names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, {}});
     }
   }
@@ -98,6 +123,8 @@ SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
   if (kind == Kind::kHistogram) {
     series->histogram =
         std::make_unique<Histogram>(options.buckets ? options.buckets : DefaultBuckets());
+  } else if (kind == Kind::kSummary) {
+    series->summary = std::make_unique<Summary>(options.summary, clock_());
   } else if (kind == Kind::kSet) {
     series->set = std::make_unique<Set>();
   }
@@ -137,8 +164,19 @@ absl::Status SeriesTable::AddToGauge(std::string_view key, double delta,
 absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
                                   const SeriesOptions& options) {
   absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kHistogram, options, &status);
+  Series* series =
+      FindOrCreate(key, options.summary ? Kind::kSummary : Kind::kHistogram, options, &status);
   if (series == nullptr) return status;
+  if (series->summary) {
+    Summary& summary = *series->summary;
+    const absl::Time now = clock_();
+    absl::MutexLock lock(&summary.mu);
+    summary.Rotate(now);
+    summary.parts[summary.current].Add(value, weight);
+    summary.sum += value * weight;
+    summary.count += weight;
+    return absl::OkStatus();
+  }
   Histogram& histogram = *series->histogram;
   const std::vector<double>& bounds = *histogram.bounds;
   const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
@@ -189,10 +227,25 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
         family.help = help_of(name);
         family.type = series->kind == Kind::kCounter     ? MetricType::kCounter
                       : series->kind == Kind::kHistogram ? MetricType::kHistogram
+                      : series->kind == Kind::kSummary   ? MetricType::kSummary
                                                          : MetricType::kGauge;
       }
       Sample& sample = (*out)[it->second].samples.emplace_back();
       sample.labels = SeriesKeyLabels(key);
+      if (series->kind == Kind::kSummary) {
+        Summary& summary = *series->summary;
+        SummaryValue value;
+        QuantileSketch window;
+        absl::MutexLock summary_lock(&summary.mu);
+        summary.Rotate(clock_());
+        for (const QuantileSketch& part : summary.parts) window.Merge(part);
+        for (double q : summary.spec->quantiles)
+          value.quantiles.emplace_back(q, window.Quantile(q));
+        value.sum = summary.sum;
+        value.count = summary.count;
+        sample.summary = std::move(value);
+        continue;
+      }
       if (series->kind != Kind::kHistogram) {
         sample.value = series->value.load(std::memory_order_relaxed);
         continue;

@@ -1,6 +1,7 @@
 #include "storage/series_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
@@ -209,6 +210,40 @@ TEST(SeriesTableTest, TheFirstSeriesOfANameSetsItsHelp) {
   ASSERT_EQ(families.size(), 2u);
   EXPECT_EQ(families[0].help, "Mapped help.");
   EXPECT_EQ(families[1].help, kStatsdHelp);
+}
+
+TEST(SeriesTableTest, SummariesKeepQuantilesOfTheLastMaxAge) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  SeriesTable table([&now] { return now; });
+  auto spec = std::make_shared<SummarySpec>();
+  spec->quantiles = {0.5, 1};
+  spec->max_age = std::chrono::seconds(10);
+  spec->age_buckets = 2;
+  const SeriesOptions options{.help = "", .buckets = nullptr, .summary = spec};
+  const auto collect = [&] {
+    std::vector<MetricFamily> families;
+    table.Collect(&families);
+    EXPECT_EQ(families.at(0).type, MetricType::kSummary);
+    return families.at(0).samples.at(0).summary.value();
+  };
+  for (double v : {1.0, 2.0, 3.0}) ASSERT_TRUE(table.Observe("s", v, 1, options).ok());
+  SummaryValue value = collect();
+  EXPECT_NEAR(value.quantiles[0].second, 2, 0.02);
+  EXPECT_NEAR(value.quantiles[1].second, 3, 0.03);
+  EXPECT_EQ(value.sum, 6);
+  EXPECT_EQ(value.count, 3);
+  now += absl::Seconds(6);  // the first part (0-5 s) is still in the window
+  ASSERT_TRUE(table.Observe("s", 100, 2, options).ok());
+  EXPECT_NEAR(collect().quantiles[1].second, 100, 1);
+  now += absl::Seconds(5);  // 11 s: the first part has left the window
+  value = collect();
+  EXPECT_NEAR(value.quantiles[0].second, 100, 1);
+  EXPECT_EQ(value.sum, 206);  // sum and count stay cumulative
+  EXPECT_EQ(value.count, 5);
+  now += absl::Seconds(60);
+  EXPECT_TRUE(std::isnan(collect().quantiles[0].second));
+  EXPECT_EQ(table.AddToCounter("s_count", 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(table.Observe("s", 1, 1).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SeriesTableTest, ConcurrentIncrementsAreNotLost) {

@@ -139,3 +139,34 @@ def test_reload_without_a_mapping_file_is_refused():
         status, _, body = mg.request("POST", "/-/reload")
         assert status == 400
         assert body == "no mapping file to reload (--statsd.mapping-config is empty)\n"
+
+
+def test_summary_mapping_exposes_quantiles():
+    import subprocess
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "mapping.yml")
+        write(path, """
+mappings:
+- match: "api.*.latency"
+  name: "api_latency_seconds"
+  help: "API latency."
+  observer_type: summary
+  summary_options:
+    quantiles: [{quantile: 0.5, error: 0.05}, {quantile: 0.99, error: 0.001}]
+  labels: {endpoint: "$1"}
+""")
+        with Metricsgate(f"--statsd.mapping-config={path}") as mg:
+            mg.send("\n".join(f"api.users.latency:{v}|ms" for v in range(1, 101)))
+            samples = mg.wait_for_packets(1)
+            labels = (("endpoint", "users"),)
+            median = samples[("api_latency_seconds", labels + (("quantile", "0.5"),))]
+            p99 = samples[("api_latency_seconds", labels + (("quantile", "0.99"),))]
+            assert abs(median - 0.050) <= 0.050 * 0.01
+            assert abs(p99 - 0.099) <= 0.099 * 0.01
+            assert samples[("api_latency_seconds_count", labels)] == 100.0
+            assert abs(samples[("api_latency_seconds_sum", labels)] - 5.05) < 1e-9
+            text = mg.scrape()
+            assert "# HELP api_latency_seconds API latency.\n# TYPE api_latency_seconds summary\n" in text
+            result = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stdout + result.stderr
