@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "ingest/mapping.h"
 #include "ingest/statsd_ingester.h"
 #include "ingest/statsd_parser.h"
 #include "storage/series_table.h"
@@ -57,6 +58,49 @@ void BM_StatsdIngester_Packet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 20);
 }
 BENCHMARK(BM_StatsdIngester_Packet)->Arg(20)->Arg(10000)->ThreadRange(1, 2)->UseRealTime();
+
+// The same with a mapping file of 50 glob rules and 5 regex rules, half the names matching a
+// glob near the end. Arg: distinct names.
+void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
+  std::string yaml = "mappings:\n";
+  for (int i = 0; i < 50; ++i) {
+    yaml += "- match: \"svc" + std::to_string(i) +
+            ".*.requests\"\n  name: \"svc_requests\"\n"
+            "  labels: {endpoint: \"$1\", service: \"s" +
+            std::to_string(i) + "\"}\n";
+  }
+  for (int i = 0; i < 5; ++i) {
+    yaml += "- match: \"^re" + std::to_string(i) +
+            "\\\\.(.*)$\"\n  match_type: regex\n"
+            "  name: \"re_$1\"\n";
+  }
+  auto mapping = ingest::MappingConfig::Parse(yaml);
+  if (!mapping.ok()) {
+    state.SkipWithError(std::string(mapping.status().message()).c_str());
+    return;
+  }
+  storage::SeriesTable table;
+  ingest::StatsdIngester ingester(&table);
+  ingester.SetMapping(*mapping);
+  const int names = static_cast<int>(state.range(0));
+  std::vector<std::string> packets;
+  for (int offset = 0; offset < names; offset += 20) {
+    std::string packet;
+    for (int i = 0; i < 20; ++i) {
+      const int n = (offset + i) % names;
+      packet += (n % 2 == 0 ? "svc49.endpoint_" : "unmapped.endpoint_") + std::to_string(n) +
+                (n % 2 == 0 ? ".requests" : "") + ":1|c\n";
+    }
+    packets.push_back(std::move(packet));
+  }
+  size_t next = 0;
+  for (auto _ : state) {
+    ingester.HandlePacket(packets[next], ingest::StatsdTransport::kUdp);
+    next = (next + 1) % packets.size();
+  }
+  state.SetItemsProcessed(state.iterations() * 20);
+}
+BENCHMARK(BM_StatsdIngester_MappedPacket)->Arg(20)->Arg(10000);
 
 }  // namespace
 }  // namespace metricsgate

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/log.h"
 #include "ingest/prometheus_name.h"
 #include "storage/series_key.h"
@@ -38,8 +40,46 @@ struct StatsdIngester::Scratch {
   std::vector<storage::LabelView> labels;  // the line's labels, sorted, unique
   std::string name;                        // the escaped metric name
   std::string key;                         // the series key
-  MappingConfig::Result mapped;            // a mapping rule's result for one sample
   std::vector<storage::LabelView> merged;  // the line's labels with the rule's
+
+  // What the mapping made of each name seen lately, so a known name costs one hash lookup
+  // instead of trying the rules. Keys are the type's letter and the name; the config is held
+  // so its rules outlive the entries, and a new config empties the cache.
+  struct Mapped {
+    bool matched;
+    MappingConfig::Result result;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  static constexpr size_t kMaxCached = 1 << 16;
+  std::shared_ptr<const MappingConfig> cached_for;
+  absl::flat_hash_map<std::string, Mapped, KeyHash, KeyEq> cache;
+  std::string cache_key;
+
+  // The mapping's result for `sample`, or null when no rule matches.
+  const MappingConfig::Result* Map(const std::shared_ptr<const MappingConfig>& mapping,
+                                   const StatsdSample& sample) {
+    if (cached_for != mapping) {
+      cache.clear();
+      cached_for = mapping;
+    }
+    cache_key.assign(1, static_cast<char>('0' + static_cast<int>(sample.type)));
+    cache_key.append(sample.name);
+    auto it = cache.find(cache_key);
+    if (it == cache.end()) {
+      if (cache.size() >= kMaxCached) cache.clear();
+      Mapped mapped;
+      mapped.matched = mapping->Find(sample.name, sample.type, &mapped.result);
+      it = cache.emplace(cache_key, std::move(mapped)).first;
+    }
+    return it->second.matched ? &it->second.result : nullptr;
+  }
 };
 
 void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
@@ -50,18 +90,20 @@ void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
   }
 }
 
-bool StatsdIngester::Apply(const StatsdSample& sample, const MappingConfig* mapping,
-                           Scratch& scratch, BadLineReason* reason) {
+bool StatsdIngester::Apply(const StatsdSample& sample,
+                           const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
+                           BadLineReason* reason) {
   storage::SeriesOptions options;
   const std::vector<storage::LabelView>* labels = &scratch.labels;
   double scale = 1;
-  if (mapping != nullptr && mapping->Find(sample.name, sample.type, &scratch.mapped)) {
-    const MappingRule* rule = scratch.mapped.rule;
+  const MappingConfig::Result* mapped = mapping ? scratch.Map(mapping, sample) : nullptr;
+  if (mapped != nullptr) {
+    const MappingRule* rule = mapped->rule;
     if (rule->drop) {
       mapping_drops_.fetch_add(1, std::memory_order_relaxed);
       return true;  // dropped on purpose: not a bad line
     }
-    EscapeMetricName(scratch.mapped.name, &scratch.name);
+    EscapeMetricName(mapped->name, &scratch.name);
     options.help = rule->help;
     options.buckets = rule->buckets;
     options.summary = rule->summary;
@@ -70,7 +112,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample, const MappingConfig* mapp
     // unless it honors the sender's labels.
     scratch.merged.clear();
     const auto& tags = scratch.labels;
-    const auto& ruled = scratch.mapped.labels;
+    const auto& ruled = mapped->labels;
     size_t t = 0;
     size_t r = 0;
     while (t < tags.size() || r < ruled.size()) {
@@ -187,7 +229,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     for (BadLineReason reason : parsed.errors) reject(reason);
     for (const StatsdSample& sample : parsed.samples) {
       BadLineReason reason;
-      if (Apply(sample, mapping.get(), scratch, &reason)) {
+      if (Apply(sample, mapping, scratch, &reason)) {
         ++samples;
       } else {
         reject(reason);

@@ -79,8 +79,8 @@ class StatsdIngester {
  private:
   struct Scratch;
   // Stores one sample; returns false and sets `*reason` if it was dropped.
-  bool Apply(const StatsdSample& sample, const MappingConfig* mapping, Scratch& scratch,
-             BadLineReason* reason);
+  bool Apply(const StatsdSample& sample, const std::shared_ptr<const MappingConfig>& mapping,
+             Scratch& scratch, BadLineReason* reason);
   void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;

@@ -13,6 +13,15 @@ constexpr size_t npos = std::string_view::npos;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The first of `a` or `b` in `text` from `pos`, or npos. (std::string_view::find_first_of
+// calls memchr over its set once per character: several times slower on this hot path.)
+size_t FindEither(std::string_view text, char a, char b, size_t pos = 0) {
+  for (size_t i = pos; i < text.size(); ++i) {
+    if (text[i] == a || text[i] == b) return i;
+  }
+  return npos;
+}
+
 bool ParseType(std::string_view text, StatsdType* type) {
   if (text == "c") {
     *type = StatsdType::kCounter;
@@ -75,7 +84,9 @@ std::string_view ParseNameTags(std::string_view name, ParsedLine* out) {
     ++out->tag_errors;  // unbalanced brackets: the name stays as sent
     return name;
   }
-  const size_t start = name.find_first_of("#,;");
+  size_t start = FindEither(name, '#', ',');
+  const size_t graphite = name.find(';');
+  if (graphite < start) start = graphite;
   if (start == npos) return name;
   ParseTagList(name.substr(start + 1), name[start] == ';' ? ';' : ',', '=', false, out);
   return name.substr(0, start);
@@ -221,7 +232,7 @@ void ParseStatsdLine(std::string_view line, ParsedLine* out) {
       return;
     }
     const std::string_view values = rest.substr(pos, bar - pos);
-    size_t cur = rest.find_first_of("|:", bar + 1);
+    size_t cur = FindEither(rest, '|', ':', bar + 1);
     StatsdSample proto;
     proto.name = name;
     bool ok = ParseType(rest.substr(bar + 1, cur == npos ? npos : cur - bar - 1), &proto.type);
@@ -245,7 +256,7 @@ void ParseStatsdLine(std::string_view line, ParsedLine* out) {
         }
         continue;
       }
-      cur = rest.find_first_of("|:", start);
+      cur = FindEither(rest, '|', ':', start);
       const std::string_view field = rest.substr(start, cur == npos ? npos : cur - start);
       if (first == '@' && !have_rate) {
         if (!ParseStatsdNumber(field.substr(1), &proto.sample_rate) || !(proto.sample_rate > 0)) {
