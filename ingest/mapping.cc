@@ -235,30 +235,6 @@ bool TypeMatches(MappingRule::MetricType want, StatsdType type) {
   return false;
 }
 
-// Matches `segments` of a name against a glob; fills `captures` (1-based) on success.
-bool MatchGlob(const std::vector<std::string>& glob, const std::vector<std::string_view>& segments,
-               std::vector<std::string_view>* captures) {
-  if (glob.size() != segments.size()) return false;
-  captures->resize(1);
-  for (size_t i = 0; i < glob.size(); ++i) {
-    const std::string& pattern = glob[i];
-    if (pattern.back() != '*') {
-      if (pattern != segments[i]) return false;
-      continue;
-    }
-    const std::string_view prefix = std::string_view(pattern).substr(0, pattern.size() - 1);
-    if (!segments[i].starts_with(prefix)) return false;
-    captures->push_back(segments[i].substr(prefix.size()));
-  }
-  return true;
-}
-
-// With glob_disable_ordering: the earlier a segment is literal, the better the rule.
-int SegmentRank(const std::string& pattern) {
-  if (pattern == "*") return 2;
-  return pattern.back() == '*' ? 1 : 0;
-}
-
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::string_view yaml) {
@@ -406,6 +382,36 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
     }
   }
   config->glob_count_ = globs.size();
+  for (size_t i = 0; i < globs.size(); ++i) {
+    size_t node = 0;
+    for (const std::string& segment : globs[i].glob) {
+      auto& tree = config->glob_tree_;
+      size_t child = 0;
+      if (segment == "*") {
+        child = tree[node].star;
+      } else if (segment.back() == '*') {
+        const std::string prefix = segment.substr(0, segment.size() - 1);
+        for (const auto& [p, n] : tree[node].prefix) {
+          if (p == prefix) child = n;
+        }
+      } else if (auto it = tree[node].literal.find(segment); it != tree[node].literal.end()) {
+        child = it->second;
+      }
+      if (child == 0) {
+        child = tree.size();
+        tree.emplace_back();
+        if (segment == "*") {
+          tree[node].star = child;
+        } else if (segment.back() == '*') {
+          tree[node].prefix.emplace_back(segment.substr(0, segment.size() - 1), child);
+        } else {
+          tree[node].literal.emplace(segment, child);
+        }
+      }
+      node = child;
+    }
+    config->glob_tree_[node].rules.push_back(i);
+  }
   config->rules_ = std::move(globs);
   std::move(regexes.begin(), regexes.end(), std::back_inserter(config->rules_));
   return std::shared_ptr<const MappingConfig>(config);
@@ -425,6 +431,43 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Load(const s
   return config;
 }
 
+void MappingConfig::MatchGlobs(size_t node, const std::vector<std::string_view>& segments,
+                               size_t depth, StatsdType type,
+                               std::vector<std::string_view>* captures, size_t* best,
+                               std::vector<std::string_view>* best_captures) const {
+  const GlobNode& here = glob_tree_[node];
+  if (depth == segments.size()) {
+    for (size_t rule : here.rules) {
+      if (rule >= *best) break;
+      if (!TypeMatches(rules_[rule].metric_type, type)) continue;
+      *best = rule;
+      *best_captures = *captures;
+      break;
+    }
+    return;
+  }
+  // Without ordering the first rule found wins: literal, then prefix, then `*`, at the
+  // earliest segment. With ordering every branch is searched for the earliest rule.
+  const auto done = [&] { return glob_disable_ordering_ && *best != rules_.size(); };
+  const std::string_view segment = segments[depth];
+  if (auto it = here.literal.find(segment); it != here.literal.end()) {
+    MatchGlobs(it->second, segments, depth + 1, type, captures, best, best_captures);
+    if (done()) return;
+  }
+  for (const auto& [prefix, child] : here.prefix) {
+    if (!segment.starts_with(prefix)) continue;
+    captures->push_back(segment.substr(prefix.size()));
+    MatchGlobs(child, segments, depth + 1, type, captures, best, best_captures);
+    captures->pop_back();
+    if (done()) return;
+  }
+  if (here.star != 0) {
+    captures->push_back(segment);
+    MatchGlobs(here.star, segments, depth + 1, type, captures, best, best_captures);
+    captures->pop_back();
+  }
+}
+
 bool MappingConfig::Find(std::string_view statsd_name, StatsdType type, Result* result) const {
   std::vector<std::string_view> captures;
   const MappingRule* found = nullptr;
@@ -437,26 +480,10 @@ bool MappingConfig::Find(std::string_view statsd_name, StatsdType type, Result* 
       if (end == std::string_view::npos) break;
       start = end + 1;
     }
-    std::vector<std::string_view> candidate;
-    for (size_t i = 0; i < glob_count_; ++i) {
-      const MappingRule& rule = rules_[i];
-      if (!TypeMatches(rule.metric_type, type) || !MatchGlob(rule.glob, segments, &candidate)) {
-        continue;
-      }
-      const bool better = found == nullptr ||
-                          (glob_disable_ordering_ &&
-                           std::lexicographical_compare(
-                               rule.glob.begin(), rule.glob.end(), found->glob.begin(),
-                               found->glob.end(), [](const std::string& a, const std::string& b) {
-                                 return SegmentRank(a) < SegmentRank(b);
-                               }));
-      if (better) {
-        found = &rule;
-        captures = candidate;
-      }
-      if (!glob_disable_ordering_) break;
-    }
-    if (found != nullptr) captures[0] = statsd_name;
+    std::vector<std::string_view> walk = {statsd_name};  // $0 is the whole name
+    size_t best = rules_.size();
+    MatchGlobs(0, segments, 0, type, &walk, &best, &captures);
+    if (best != rules_.size()) found = &rules_[best];
   }
   for (size_t i = glob_count_; found == nullptr && i < rules_.size(); ++i) {
     const MappingRule& rule = rules_[i];
