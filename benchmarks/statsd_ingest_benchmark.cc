@@ -102,5 +102,31 @@ void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
 }
 BENCHMARK(BM_StatsdIngester_MappedPacket)->Arg(20)->Arg(10000);
 
+// One uncached mapping lookup against a file of N glob rules (the tree) plus 5 regex rules;
+// the name matches the last glob rule. Arg: glob rules.
+void BM_MappingFind_Globs(benchmark::State& state) {
+  std::string yaml = "mappings:\n";
+  for (int i = 0; i < state.range(0); ++i) {
+    yaml += "- match: \"svc" + std::to_string(i) + ".*.requests\"\n  name: \"svc_requests\"\n"
+            "  labels: {endpoint: \"$1\"}\n";
+  }
+  for (int i = 0; i < 5; ++i) {
+    yaml += "- match: \"^re" + std::to_string(i) + "\\\\.(.*)$\"\n  match_type: regex\n"
+            "  name: \"re_$1\"\n";
+  }
+  auto mapping = ingest::MappingConfig::Parse(yaml);
+  if (!mapping.ok()) {
+    state.SkipWithError(std::string(mapping.status().message()).c_str());
+    return;
+  }
+  const std::string name = "svc" + std::to_string(state.range(0) - 1) + ".users.requests";
+  ingest::MappingConfig::Result result;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize((*mapping)->Find(name, ingest::StatsdType::kCounter, &result));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MappingFind_Globs)->Arg(10)->Arg(1000);
+
 }  // namespace
 }  // namespace metricsgate
