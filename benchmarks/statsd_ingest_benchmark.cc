@@ -107,11 +107,13 @@ BENCHMARK(BM_StatsdIngester_MappedPacket)->Arg(20)->Arg(10000);
 void BM_MappingFind_Globs(benchmark::State& state) {
   std::string yaml = "mappings:\n";
   for (int i = 0; i < state.range(0); ++i) {
-    yaml += "- match: \"svc" + std::to_string(i) + ".*.requests\"\n  name: \"svc_requests\"\n"
+    yaml += "- match: \"svc" + std::to_string(i) +
+            ".*.requests\"\n  name: \"svc_requests\"\n"
             "  labels: {endpoint: \"$1\"}\n";
   }
   for (int i = 0; i < 5; ++i) {
-    yaml += "- match: \"^re" + std::to_string(i) + "\\\\.(.*)$\"\n  match_type: regex\n"
+    yaml += "- match: \"^re" + std::to_string(i) +
+            "\\\\.(.*)$\"\n  match_type: regex\n"
             "  name: \"re_$1\"\n";
   }
   auto mapping = ingest::MappingConfig::Parse(yaml);

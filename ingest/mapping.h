@@ -27,8 +27,8 @@
 //
 // Timers are histograms unless `observer_type: summary` (in a rule or in `defaults:`) makes
 // them summaries with `summary_options` (quantiles, max_age, age_buckets; buf_cap is read and
-// not needed). Not yet: `ttl` is read and checked, and takes effect once series expire
-// (issue #4).
+// not needed). A rule's `ttl` (or the defaults') makes its series expire that long after their
+// last update.
 //
 // A MappingConfig is immutable once parsed: Find() is safe from any number of threads.
 #ifndef METRICSGATE_INGEST_MAPPING_H_

@@ -107,6 +107,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample,
     options.help = rule->help;
     options.buckets = rule->buckets;
     options.summary = rule->summary;
+    options.ttl = rule->ttl;
     scale = rule->scale;
     // Merge the rule's labels (sorted) with the line's (sorted); on a shared key the rule wins,
     // unless it honors the sender's labels.

@@ -6,7 +6,7 @@
 // a sign; timers are observed in a histogram (`ms` divided by 1000 into seconds, as
 // statsd_exporter does; `h` and `d` as sent), weighted 1/rate; sets add their member.
 // With a mapping (SetMapping), a sample whose name a rule matches takes the rule's name, labels
-// (over its tags, unless the rule honors labels), help, buckets and scale (observers only), or
+// (over its tags, unless the rule honors labels), help, buckets, ttl and scale (observers only), or
 // is dropped by an `action: drop` rule and counted.
 // A bad line or sample is counted by reason (metricsgate_statsd_bad_lines_total{reason}),
 // logged at debug level at most 10 times a second, and skipped; the rest of the packet is kept.

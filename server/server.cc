@@ -135,6 +135,17 @@ int Server::Run() {
   // signal at once.
   asio::signal_set signals(p.ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(p.ioc);
+  // Every second, series whose TTL has passed are removed (as statsd_exporter sweeps).
+  asio::steady_timer sweep(p.ioc);
+  std::function<void()> schedule_sweep = [&] {
+    sweep.expires_after(std::chrono::seconds(1));
+    sweep.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      p.table.Expire();
+      schedule_sweep();
+    });
+  };
+  schedule_sweep();
   // SIGHUP reloads the mapping file, as statsd_exporter's.
   asio::signal_set hangup(p.ioc, SIGHUP);
   std::function<void()> await_hangup = [&] {
@@ -165,6 +176,7 @@ int Server::Run() {
     if (p.tcp) p.tcp->Stop();
     flush.cancel();
     hangup.cancel();
+    sweep.cancel();
     deadline.expires_after(kShutdownGrace);
     deadline.async_wait([&](const boost::system::error_code& timer_ec) {
       if (timer_ec) return;

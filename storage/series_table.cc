@@ -4,6 +4,7 @@
 #include <limits>
 #include <span>
 
+#include "base/status_macros.h"
 #include "base/str_cat.h"
 #include "storage/series_key.h"
 
@@ -74,6 +75,7 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::strin
                                                   KindName(it->second.kind), "; a ", KindName(kind),
                                                   " sample cannot update it"));
     }
+    ++it->second.series;
     return absl::OkStatus();  // another label set of a known name
   }
   if (kind == Kind::kHistogram || kind == Kind::kSummary) {
@@ -88,37 +90,41 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::strin
       }
     }
     for (std::string_view suffix : suffixes) {
-      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, {}});
+      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, {}, 0});
     }
   }
-  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false,
-                                              std::string(help.empty() ? kStatsdHelp : help)});
+  names_.emplace(std::string(name),
+                 NameOwner{kind, /*derived=*/false, std::string(help.empty() ? kStatsdHelp : help),
+                           /*series=*/1});
   return absl::OkStatus();
 }
 
-SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
-                                               const SeriesOptions& options, absl::Status* status) {
+template <typename Update>
+absl::Status SeriesTable::WithSeries(std::string_view key, Kind kind, const SeriesOptions& options,
+                                     Update&& update) {
   // The high bits pick the shard; the map inside uses the low ones.
   Shard& shard = shards_[(KeyHash{}(key) >> 48) % kShards];
-  const auto check = [&](Series* series) -> Series* {
-    if (series->kind == kind) return series;
-    *status = absl::FailedPreconditionError(StrCat("metric \"", SeriesKeyName(key), "\" is a ",
-                                                   KindName(series->kind), "; a ", KindName(kind),
-                                                   " sample cannot update it"));
-    return nullptr;
+  const auto apply = [&](Series& series) {
+    if (series.kind != kind) {
+      return absl::FailedPreconditionError(StrCat("metric \"", SeriesKeyName(key), "\" is a ",
+                                                  KindName(series.kind), "; a ", KindName(kind),
+                                                  " sample cannot update it"));
+    }
+    update(series);
+    if (series.ttl_ms > 0) {
+      series.last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
+    }
+    return absl::OkStatus();
   };
   {
     absl::ReaderMutexLock lock(&shard.mu);
     auto it = shard.series.find(key);
-    if (it != shard.series.end()) return check(it->second.get());
+    if (it != shard.series.end()) return apply(*it->second);
   }
   absl::MutexLock lock(&shard.mu);
   auto it = shard.series.find(key);
-  if (it != shard.series.end()) return check(it->second.get());
-  if (absl::Status claimed = ClaimName(SeriesKeyName(key), kind, options.help); !claimed.ok()) {
-    *status = std::move(claimed);
-    return nullptr;
-  }
+  if (it != shard.series.end()) return apply(*it->second);
+  MG_RETURN_IF_ERROR(ClaimName(SeriesKeyName(key), kind, options.help));
   auto series = std::make_unique<Series>(kind);
   if (kind == Kind::kHistogram) {
     series->histogram =
@@ -128,71 +134,96 @@ SeriesTable::Series* SeriesTable::FindOrCreate(std::string_view key, Kind kind,
   } else if (kind == Kind::kSet) {
     series->set = std::make_unique<Set>();
   }
-  Series* created = series.get();
-  shard.series.emplace(std::string(key), std::move(series));
+  series->ttl_ms = options.ttl.count();
+  if (series->ttl_ms > 0) any_ttl_.store(true, std::memory_order_relaxed);
+  Series& created = *shard.series.emplace(std::string(key), std::move(series)).first->second;
   size_.fetch_add(1, std::memory_order_relaxed);
-  return created;
+  return apply(created);
 }
 
 absl::Status SeriesTable::AddToCounter(std::string_view key, double delta,
                                        const SeriesOptions& options) {
-  absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kCounter, options, &status);
-  if (series == nullptr) return status;
-  series->value.fetch_add(delta, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return WithSeries(key, Kind::kCounter, options, [delta](Series& series) {
+    series.value.fetch_add(delta, std::memory_order_relaxed);
+  });
 }
 
 absl::Status SeriesTable::SetGauge(std::string_view key, double value,
                                    const SeriesOptions& options) {
-  absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kGauge, options, &status);
-  if (series == nullptr) return status;
-  series->value.store(value, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return WithSeries(key, Kind::kGauge, options, [value](Series& series) {
+    series.value.store(value, std::memory_order_relaxed);
+  });
 }
 
 absl::Status SeriesTable::AddToGauge(std::string_view key, double delta,
                                      const SeriesOptions& options) {
-  absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kGauge, options, &status);
-  if (series == nullptr) return status;
-  series->value.fetch_add(delta, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return WithSeries(key, Kind::kGauge, options, [delta](Series& series) {
+    series.value.fetch_add(delta, std::memory_order_relaxed);
+  });
 }
 
 absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
                                   const SeriesOptions& options) {
-  absl::Status status;
-  Series* series =
-      FindOrCreate(key, options.summary ? Kind::kSummary : Kind::kHistogram, options, &status);
-  if (series == nullptr) return status;
-  if (series->summary) {
-    Summary& summary = *series->summary;
-    const absl::Time now = clock_();
-    absl::MutexLock lock(&summary.mu);
-    summary.Rotate(now);
-    summary.parts[summary.current].Add(value, weight);
-    summary.sum += value * weight;
-    summary.count += weight;
-    return absl::OkStatus();
+  if (options.summary) {
+    return WithSeries(key, Kind::kSummary, options, [&](Series& series) {
+      Summary& summary = *series.summary;
+      absl::MutexLock lock(&summary.mu);
+      summary.Rotate(clock_());
+      summary.parts[summary.current].Add(value, weight);
+      summary.sum += value * weight;
+      summary.count += weight;
+    });
   }
-  Histogram& histogram = *series->histogram;
-  const std::vector<double>& bounds = *histogram.bounds;
-  const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
-  histogram.counts[index].fetch_add(weight, std::memory_order_relaxed);
-  histogram.sum.fetch_add(value * weight, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return WithSeries(key, Kind::kHistogram, options, [&](Series& series) {
+    Histogram& histogram = *series.histogram;
+    const std::vector<double>& bounds = *histogram.bounds;
+    const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
+    histogram.counts[index].fetch_add(weight, std::memory_order_relaxed);
+    histogram.sum.fetch_add(value * weight, std::memory_order_relaxed);
+  });
 }
 
 absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member,
                                    const SeriesOptions& options) {
-  absl::Status status;
-  Series* series = FindOrCreate(key, Kind::kSet, options, &status);
-  if (series == nullptr) return status;
-  absl::MutexLock lock(&series->set->mu);
-  if (!series->set->members.contains(member)) series->set->members.emplace(std::string(member));
-  return absl::OkStatus();
+  return WithSeries(key, Kind::kSet, options, [member](Series& series) {
+    absl::MutexLock lock(&series.set->mu);
+    if (!series.set->members.contains(member)) series.set->members.emplace(std::string(member));
+  });
+}
+
+void SeriesTable::ReleaseName(std::string_view name, Kind kind) {
+  absl::MutexLock lock(&names_mu_);
+  auto it = names_.find(name);
+  if (it == names_.end() || --it->second.series > 0) return;
+  names_.erase(it);
+  const std::span<const std::string_view> suffixes =
+      kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
+      : kind == Kind::kSummary ? std::span<const std::string_view>(kSummarySuffixes)
+                               : std::span<const std::string_view>();
+  for (std::string_view suffix : suffixes) names_.erase(StrCat(name, suffix));
+}
+
+size_t SeriesTable::Expire() {
+  if (!any_ttl_.load(std::memory_order_relaxed)) return 0;
+  const int64_t now_ms = absl::ToUnixMillis(clock_());
+  size_t removed = 0;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (auto it = shard.series.begin(); it != shard.series.end();) {
+      const Series& series = *it->second;
+      if (series.ttl_ms > 0 &&
+          now_ms - series.last_update_ms.load(std::memory_order_relaxed) >= series.ttl_ms) {
+        ReleaseName(SeriesKeyName(it->first), series.kind);
+        shard.series.erase(it++);
+        ++removed;
+      } else {
+        ++it;
+      }
+    }
+  }
+  size_.fetch_sub(removed, std::memory_order_relaxed);
+  expired_.fetch_add(removed, std::memory_order_relaxed);
+  return removed;
 }
 
 void SeriesTable::EndInterval() {
@@ -270,7 +301,12 @@ void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
   out->push_back(MetricFamily{"metricsgate_series",
                               "Series held in the store.",
                               MetricType::kGauge,
-                              {Sample{{}, static_cast<double>(size()), std::nullopt}}});
+                              {Sample{{}, static_cast<double>(size())}}});
+  out->push_back(
+      MetricFamily{"metricsgate_series_expired_total",
+                   "Series removed because their TTL passed without an update.",
+                   MetricType::kCounter,
+                   {Sample{{}, static_cast<double>(expired_.load(std::memory_order_relaxed))}}});
 }
 
 }  // namespace metricsgate::storage

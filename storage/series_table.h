@@ -2,12 +2,13 @@
 // (StatsD timers) and sets, keyed by SeriesKey (name and labels).
 //
 // Thread safety: every method is safe to call from any thread at once. The table is split into
-// shards; updating a series that exists takes its shard's lock in shared mode and then updates
-// the series' atomic values (a set takes its own small lock), so updates of existing series
-// never wait for one another. Creating a series takes its shard's lock exclusively, and the
-// name registry's lock, once. Collect() reads each shard under the shared lock and sees every
-// single value whole (values are std::atomic<double>). Series are never removed yet, so a
-// Series stays valid for the table's lifetime. (The lock-free table is issue #4.)
+// shards; updating a series that exists takes its shard's lock in shared mode and updates the
+// series' atomic values under it (a set or summary takes its own small lock too), so updates of
+// existing series never wait for one another. Creating a series takes its shard's lock
+// exclusively, and the name registry's lock, once. Collect() reads each shard under the shared
+// lock and sees every single value whole (values are std::atomic<double>). Expire() removes
+// series under the exclusive lock, so no update can be using one as it goes. (The lock-free
+// table is issue #4.)
 //
 // One name has one kind: a name that holds a counter cannot take a gauge sample, and a
 // histogram `x` also owns `x_bucket`, `x_sum` and `x_count` (a summary `x_sum` and `x_count`),
@@ -58,6 +59,8 @@ struct SeriesOptions {
   std::string_view help;  // the family's HELP; kStatsdHelp when empty (the first series' wins)
   Buckets buckets;        // histograms: DefaultBuckets() when null
   std::shared_ptr<const SummarySpec> summary;  // Observe() makes a summary, not a histogram
+  std::chrono::milliseconds ttl{0};  // Expire() removes the series this long after its last
+                                     // update; 0: never
 };
 
 class SeriesTable {
@@ -99,6 +102,10 @@ class SeriesTable {
   // Ends a flush interval: every set's gauge becomes its distinct-member count of the interval
   // that ends now, and its members are forgotten.
   void EndInterval();
+
+  // Removes every series whose TTL has passed since its last update, and returns how many.
+  // A name left without series is free again, for any type.
+  size_t Expire();
 
   // Number of series held.
   size_t size() const { return size_.load(std::memory_order_relaxed); }
@@ -147,10 +154,12 @@ class SeriesTable {
   struct Series {
     explicit Series(Kind k) : kind(k) {}
     const Kind kind;
-    std::atomic<double> value{0};          // counters, gauges; sets: the last interval's count
-    std::unique_ptr<Histogram> histogram;  // histograms only
-    std::unique_ptr<Summary> summary;      // summaries only
-    std::unique_ptr<Set> set;              // sets only
+    int64_t ttl_ms = 0;                      // 0: never expires
+    std::atomic<int64_t> last_update_ms{0};  // Unix ms; kept only when ttl_ms > 0
+    std::atomic<double> value{0};            // counters, gauges; sets: the last interval's count
+    std::unique_ptr<Histogram> histogram;    // histograms only
+    std::unique_ptr<Summary> summary;        // summaries only
+    std::unique_ptr<Set> set;                // sets only
   };
   struct Shard {
     mutable absl::Mutex mu;
@@ -162,13 +171,18 @@ class SeriesTable {
     Kind kind;
     bool derived;
     std::string help;
+    size_t series = 0;  // series of this name (not derived)
   };
   static constexpr size_t kShards = 16;
 
-  // Returns the series `key` of kind `kind`, creating it as `options` say if missing, or
-  // nullptr (and sets `*status`) when its name belongs to another kind.
-  Series* FindOrCreate(std::string_view key, Kind kind, const SeriesOptions& options,
-                       absl::Status* status);
+  // Calls `update(series)` on the series `key` of kind `kind`, creating it as `options` say if
+  // missing, with its shard's lock held; or returns kFailedPrecondition when the name belongs
+  // to another kind.
+  template <typename Update>
+  absl::Status WithSeries(std::string_view key, Kind kind, const SeriesOptions& options,
+                          Update&& update);
+  // Gives a name back when its last series expires.
+  void ReleaseName(std::string_view name, Kind kind);
   // Claims the series' metric name (and a histogram's derived names) for `kind`.
   absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help);
   static std::string_view KindName(Kind kind);
@@ -178,6 +192,8 @@ class SeriesTable {
   mutable absl::Mutex names_mu_;
   absl::flat_hash_map<std::string, NameOwner, KeyHash, KeyEq> names_ ABSL_GUARDED_BY(names_mu_);
   std::atomic<size_t> size_{0};
+  std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
+  std::atomic<uint64_t> expired_{0};
 };
 
 }  // namespace metricsgate::storage

@@ -95,7 +95,9 @@ TEST(SeriesTableTest, OwnMetricsCountSeries) {
   ASSERT_TRUE(table.SetGauge("b", 1).ok());
   std::vector<MetricFamily> families;
   table.CollectOwnMetrics(&families);
-  ASSERT_EQ(families.size(), 1u);
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[1].name, "metricsgate_series_expired_total");
+  EXPECT_EQ(families[1].samples.at(0).value, 0);
   EXPECT_EQ(families[0].name, "metricsgate_series");
   EXPECT_EQ(families[0].type, MetricType::kGauge);
   ASSERT_EQ(families[0].samples.size(), 1u);
@@ -244,6 +246,49 @@ TEST(SeriesTableTest, SummariesKeepQuantilesOfTheLastMaxAge) {
   EXPECT_TRUE(std::isnan(collect().quantiles[0].second));
   EXPECT_EQ(table.AddToCounter("s_count", 1).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(table.Observe("s", 1, 1).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SeriesTableTest, SeriesExpireAfterTheirTtlWithoutUpdates) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  SeriesTable table([&now] { return now; });
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::seconds(10)};
+  ASSERT_TRUE(table.AddToCounter(Key("c", {{"a", "1"}}), 1, ttl).ok());
+  ASSERT_TRUE(table.AddToCounter(Key("c", {{"a", "2"}}), 1, ttl).ok());
+  ASSERT_TRUE(table.Observe("t", 1, 1, ttl).ok());
+  ASSERT_TRUE(table.SetGauge("forever", 1).ok());
+  EXPECT_EQ(table.Expire(), 0u);
+  now += absl::Seconds(6);
+  ASSERT_TRUE(table.AddToCounter(Key("c", {{"a", "1"}}), 1, ttl).ok());  // keeps a=1 alive
+  now += absl::Seconds(5);  // 11 s after the first updates, 5 s after a=1's last
+  EXPECT_EQ(table.Expire(), 2u);
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(Values(table), (Values_t{{"c", 2}, {"forever", 1}}));
+  // A name whose last series expired is free for another type; `t_count` too.
+  ASSERT_TRUE(table.SetGauge("t", 5).ok());
+  ASSERT_TRUE(table.AddToCounter("t_count", 1).ok());
+  now += absl::Seconds(60);
+  EXPECT_EQ(table.Expire(), 1u);
+  ASSERT_TRUE(table.SetGauge("c", 3).ok());  // c's last series is gone
+  std::vector<MetricFamily> own;
+  table.CollectOwnMetrics(&own);
+  EXPECT_EQ(own[1].samples.at(0).value, 3);
+}
+
+TEST(SeriesTableTest, ExpireRacesUpdatesSafely) {
+  SeriesTable table;
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(1)};
+  std::atomic<bool> stop{false};
+  std::thread sweeper([&] {
+    while (!stop.load()) table.Expire();
+  });
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_TRUE(table.AddToCounter("k" + std::to_string(i % 50), 1, ttl).ok());
+  }
+  stop.store(true);
+  sweeper.join();
+  EXPECT_LE(table.size(), 50u);
 }
 
 TEST(SeriesTableTest, ConcurrentIncrementsAreNotLost) {

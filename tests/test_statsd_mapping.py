@@ -170,3 +170,29 @@ mappings:
             result = subprocess.run(["promtool", "check", "metrics"], input=text,
                                     capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ttl_expires_idle_series():
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "mapping.yml")
+        write(path, """
+defaults:
+  ttl: 1s
+mappings:
+- match: "short.*"
+  name: "short_$1"
+- match: "long.*"
+  name: "long_$1"
+  ttl: 1h
+""")
+        with Metricsgate(f"--statsd.mapping-config={path}") as mg:
+            mg.send("short.a:1|c\nlong.b:1|c\nplain:1|c")
+            samples = mg.wait_for_packets(1)
+            assert samples[("short_a", ())] == 1.0
+            samples = wait_until(mg, lambda s: ("short_a", ()) not in s,
+                                 "short_a did not expire")
+            assert samples[("long_b", ())] == 1.0 and samples[("plain", ())] == 1.0
+            assert samples[("metricsgate_series_expired_total", ())] == 1.0
+            assert samples[("metricsgate_series", ())] == 2.0
+            mg.send("short.a:5|c")  # comes back, counting from 0
+            assert mg.wait_for_packets(2)[("short_a", ())] == 5.0
