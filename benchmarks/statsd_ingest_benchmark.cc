@@ -1,5 +1,6 @@
 // The StatsD hot path in one process, no sockets: parsing alone, and parsing plus applying
 // to the series table. Items are StatsD lines.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,11 +60,10 @@ void BM_StatsdIngester_Packet(benchmark::State& state) {
 }
 BENCHMARK(BM_StatsdIngester_Packet)->Arg(20)->Arg(10000)->ThreadRange(1, 2)->UseRealTime();
 
-// The same with a mapping file of 50 glob rules and 5 regex rules, half the names matching a
-// glob near the end. Arg: distinct names.
-void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
+// A mapping file of `globs` rules `svc<i>.*.requests` and 5 regex rules `^re<i>\.(.*)$`.
+absl::StatusOr<std::shared_ptr<const ingest::MappingConfig>> MakeMapping(int64_t globs) {
   std::string yaml = "mappings:\n";
-  for (int i = 0; i < 50; ++i) {
+  for (int64_t i = 0; i < globs; ++i) {
     yaml += "- match: \"svc" + std::to_string(i) +
             ".*.requests\"\n  name: \"svc_requests\"\n"
             "  labels: {endpoint: \"$1\", service: \"s" +
@@ -74,7 +74,13 @@ void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
             "\\\\.(.*)$\"\n  match_type: regex\n"
             "  name: \"re_$1\"\n";
   }
-  auto mapping = ingest::MappingConfig::Parse(yaml);
+  return ingest::MappingConfig::Parse(yaml);
+}
+
+// The same with a mapping file of 50 glob rules and 5 regex rules, half the names matching a
+// glob near the end. Arg: distinct names.
+void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
+  auto mapping = MakeMapping(50);
   if (!mapping.ok()) {
     state.SkipWithError(std::string(mapping.status().message()).c_str());
     return;
@@ -105,18 +111,7 @@ BENCHMARK(BM_StatsdIngester_MappedPacket)->Arg(20)->Arg(10000);
 // One uncached mapping lookup against a file of N glob rules (the tree) plus 5 regex rules;
 // the name matches the last glob rule. Arg: glob rules.
 void BM_MappingFind_Globs(benchmark::State& state) {
-  std::string yaml = "mappings:\n";
-  for (int i = 0; i < state.range(0); ++i) {
-    yaml += "- match: \"svc" + std::to_string(i) +
-            ".*.requests\"\n  name: \"svc_requests\"\n"
-            "  labels: {endpoint: \"$1\"}\n";
-  }
-  for (int i = 0; i < 5; ++i) {
-    yaml += "- match: \"^re" + std::to_string(i) +
-            "\\\\.(.*)$\"\n  match_type: regex\n"
-            "  name: \"re_$1\"\n";
-  }
-  auto mapping = ingest::MappingConfig::Parse(yaml);
+  auto mapping = MakeMapping(state.range(0));
   if (!mapping.ok()) {
     state.SkipWithError(std::string(mapping.status().message()).c_str());
     return;

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/log.h"
+#include "base/string_hash.h"
 #include "ingest/prometheus_name.h"
 #include "storage/series_key.h"
 
@@ -49,17 +50,9 @@ struct StatsdIngester::Scratch {
     bool matched;
     MappingConfig::Result result;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   static constexpr size_t kMaxCached = 1 << 16;
   std::shared_ptr<const MappingConfig> cached_for;
-  absl::flat_hash_map<std::string, Mapped, KeyHash, KeyEq> cache;
+  absl::flat_hash_map<std::string, Mapped, StringViewHash, StringViewEq> cache;
   std::string cache_key;
 
   // The mapping's result for `sample`, or null when no rule matches.

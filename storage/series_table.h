@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/string_hash.h"
 #include "storage/metric_family.h"
 #include "storage/quantile_sketch.h"
 
@@ -118,16 +119,8 @@ class SeriesTable {
 
  private:
   enum class Kind : uint8_t { kCounter, kGauge, kHistogram, kSummary, kSet };
-  // Lets the maps be searched with a std::string_view (Debian's abseil hashes only its own
-  // absl::string_view transparently).
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
+  using KeyHash = StringViewHash;
+  using KeyEq = StringViewEq;
   struct Histogram {
     explicit Histogram(Buckets b);
     const Buckets bounds;
