@@ -46,15 +46,25 @@ def test_tcp_over_long_line_is_counted_and_the_connection_goes_on():
         assert samples[key] == 1.0
 
 
-def test_tcp_real_client_and_idle_timeout():
-    with Metricsgate("--statsd.tcp-idle-timeout=300ms") as mg:
+def test_tcp_real_client_every_type_and_idle_timeout():
+    with Metricsgate("--statsd.tcp-idle-timeout=1s", "--statsd.flush-interval=100ms") as mg:
         client = statsd.TCPStatsClient(mg.tcp[0], mg.tcp[1])
         client.incr("tcp.jobs", 3)
+        client.decr("tcp.jobs")  # dropped: a Prometheus counter never goes down
         client.timing("tcp.latency", 10)
         client.gauge("tcp.level", 7)
-        samples = wait_for(mg, ("tcp_level", ()), 7.0)
+        client.gauge("tcp.level", -2, delta=True)
+        samples = wait_for(mg, ("tcp_level", ()), 5.0)
         assert samples[("tcp_jobs", ())] == 3.0
         assert samples[("tcp_latency_count", ())] == 1.0
+        assert samples[("tcp_latency_sum", ())] == 0.01
+        # Sets report the last flush interval's distinct members: send until one holds both.
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while mg.samples().get(("tcp_users", ())) != 2.0:
+            assert time.monotonic() < deadline, "no interval held both members"
+            for user in ("ann", "bob", "ann"):
+                client.set("tcp.users", user)
+            time.sleep(0.03)
         connections = ("metricsgate_statsd_tcp_connections", (("address", "{}:{}".format(*mg.tcp)),))
         assert samples[connections] == 1.0
         # The idle connection is closed by the server once the timeout passes.
