@@ -12,6 +12,7 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
         StrCat("not a duration: \"", text, "\" (want a number and a unit, as 10s, 500ms, 1m)"));
   };
   if (text.empty()) return invalid();
+  if (text == "0") return std::chrono::milliseconds(0);  // Go's time.ParseDuration takes it
   int64_t total = 0;
   for (size_t i = 0; i < text.size();) {
     int64_t number = 0;

@@ -9,7 +9,8 @@
 
 namespace metricsgate {
 
-// Parses "10s", "500ms", "1m30s", "2h": whole numbers, each with a unit of ms, s, m or h.
+// Parses "10s", "500ms", "1m30s", "2h": whole numbers, each with a unit of ms, s, m or h; and
+// "0", as Go does.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 }  // namespace metricsgate

@@ -211,6 +211,60 @@ mappings:
   EXPECT_EQ(result.rule->summary->quantiles, (std::vector<double>{0.9}));
 }
 
+// The shape of statsd_exporter's config.example.yml: both observers' options in `defaults`,
+// native histogram options, unordered globs, `ttl: 0`.
+TEST(MappingTest, ModernStarterConfigurationLoads) {
+  auto config = MustParse(R"(
+defaults:
+  observer_type: histogram
+  histogram_options:
+    native_histogram_bucket_factor: 1.1
+    native_histogram_max_buckets: 160
+    buckets: [.005, .01, .025, .05, .1, .25, .5, 1, 2.5 ]
+  summary_options:
+    quantiles:
+      - quantile: 0.99
+        error: 0.001
+      - quantile: 0.5
+        error: 0.005
+    max_age: 5m
+    age_buckets: 2
+    buf_cap: 1000
+  match_type: glob
+  glob_disable_ordering: true
+  ttl: 0
+mappings:
+- match: "app.timing.*.*.*"
+  name: "app_timer"
+  help: "Latency."
+  labels: {provider: "$2", outcome: "$3", job: "${1}_server"}
+- match: "tight.timing.*.*.*"
+  name: "tight_timer"
+  histogram_options:
+    native_histogram_bucket_factor: 1.005
+    buckets: [0.01, 0.015, 0.02]
+- match: "other.distribution.*.*.*"
+  observer_type: summary
+  name: "other_distribution"
+# - match: "."
+#   match_type: regex
+#   action: drop
+)");
+  ASSERT_NE(config, nullptr);
+  MappingConfig::Result result;
+  ASSERT_TRUE(config->Find("app.timing.a.b.c", StatsdType::kTimer, &result));
+  EXPECT_EQ(result.rule->summary, nullptr);
+  EXPECT_EQ(result.rule->buckets->size(), 9u);
+  EXPECT_EQ(result.rule->ttl, std::chrono::milliseconds(0));
+  ASSERT_TRUE(config->Find("tight.timing.a.b.c", StatsdType::kTimer, &result));
+  EXPECT_EQ(*result.rule->buckets, (std::vector<double>{0.01, 0.015, 0.02}));
+  ASSERT_TRUE(config->Find("other.distribution.a.b.c", StatsdType::kDistribution, &result));
+  ASSERT_NE(result.rule->summary, nullptr);
+  EXPECT_EQ(result.rule->summary->quantiles, (std::vector<double>{0.99, 0.5}));
+  EXPECT_EQ(result.rule->summary->max_age, std::chrono::minutes(5));
+  EXPECT_EQ(result.rule->summary->age_buckets, 2);
+}
+
 TEST(MappingTest, EmptyFileHasNoRules) {
   EXPECT_EQ(MustParse("")->rule_count(), 0u);
   EXPECT_EQ(MustParse("mappings: []\n")->rule_count(), 0u);

@@ -43,6 +43,7 @@ TEST(FlagsTest, ParsesDurations) {
   EXPECT_EQ(*ParseDuration("1m30s"), std::chrono::milliseconds(90000));
   EXPECT_EQ(*ParseDuration("2h"), std::chrono::milliseconds(7200000));
   EXPECT_EQ(*ParseDuration("0s"), std::chrono::milliseconds(0));
+  EXPECT_EQ(*ParseDuration("0"), std::chrono::milliseconds(0));
   for (std::string_view bad : {"", "10", "s", "10x", "1.5s", "-1s", "10 s", "99999999999s"}) {
     EXPECT_EQ(ParseDuration(bad).status(),
               absl::InvalidArgumentError("not a duration: \"" + std::string(bad) +
