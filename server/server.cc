@@ -55,7 +55,7 @@ struct Server::Parts {
         ingest::MappingConfig::Load(config.statsd_mapping_config);
     if (!mapping.ok()) {
       reloads_failed.fetch_add(1, std::memory_order_relaxed);
-      log::Error("mapping reload failed; the previous mapping stays in force",
+      log::Error("mapping file rejected; a mapping already in force stays",
                  {{"err", std::string(mapping.status().message())}});
       return mapping.status();
     }
