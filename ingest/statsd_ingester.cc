@@ -170,7 +170,8 @@ bool StatsdIngester::Apply(const StatsdSample& sample,
       break;
   }
   if (!status.ok()) {
-    *reason = BadLineReason::kTypeConflict;  // the table's only failure
+    *reason = status.code() == absl::StatusCode::kResourceExhausted ? BadLineReason::kSeriesLimit
+                                                                    : BadLineReason::kTypeConflict;
     return false;
   }
   return true;

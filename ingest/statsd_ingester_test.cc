@@ -265,6 +265,24 @@ mappings:
   EXPECT_EQ(Series().at("debug_noise"), 1);
 }
 
+TEST(StatsdIngesterCapTest, NewSeriesBeyondTheCapAreCountedAndTheRestKept) {
+  storage::SeriesTable table(2);
+  StatsdIngester ingester(&table);
+  ingester.HandlePacket("a:1|c\nb:1|c\nc:1|c\na:1|c|#k:v\na:2|c", StatsdTransport::kUdp);
+  std::vector<MetricFamily> families;
+  ingester.Collect(&families);
+  for (const MetricFamily& f : families) {
+    if (f.name != "metricsgate_statsd_bad_lines_total") continue;
+    for (const storage::Sample& s : f.samples) {
+      EXPECT_EQ(s.value, s.labels[0].second == "series_limit" ? 2 : 0) << s.labels[0].second;
+    }
+  }
+  families.clear();
+  table.Collect(&families);
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(table.size(), 2u);
+}
+
 TEST_F(StatsdIngesterTest, EmptyPacketCountsAPacketAndNoLines) {
   Send("");
   Send("\n\r\n");

@@ -159,6 +159,8 @@ std::string_view BadLineReasonName(BadLineReason reason) {
       return "type_conflict";
     case BadLineReason::kReservedName:
       return "reserved_name";
+    case BadLineReason::kSeriesLimit:
+      return "series_limit";
   }
   return "unknown";
 }

@@ -51,8 +51,9 @@ enum class BadLineReason : uint8_t {
   kIllegalNegativeCounter,  // a counter decrement: Prometheus counters never go down
   kTypeConflict,            // the name already holds a series of another type
   kReservedName,            // the name is in metricsgate's own `metricsgate_` namespace
+  kSeriesLimit,             // a new series, and the store holds --storage.max-series
 };
-inline constexpr size_t kBadLineReasonCount = static_cast<size_t>(BadLineReason::kReservedName) + 1;
+inline constexpr size_t kBadLineReasonCount = static_cast<size_t>(BadLineReason::kSeriesLimit) + 1;
 
 // The label value for `reason`, e.g. "malformed_value".
 std::string_view BadLineReasonName(BadLineReason reason);

@@ -122,6 +122,17 @@ const std::vector<FlagDef>& Flags() {
          }
          return absl::OkStatus();
        }},
+      {"storage.max-series", "1000000",
+       "The most series the store holds; new series beyond it are refused and counted "
+       "(metricsgate_series_rejected_total), the series held are unaffected.",
+       [](std::string_view v, Config* c) {
+         uint64_t max = 0;
+         if (!ParseUnsigned(v, 10, uint64_t{1} << 40, &max) || max == 0) {
+           return absl::InvalidArgumentError(StrCat("not a number of series above 0: \"", v, "\""));
+         }
+         c->storage_max_series = static_cast<size_t>(max);
+         return absl::OkStatus();
+       }},
       {"log.level", "info",
        "Only log messages with the given severity or above: "
        "debug, info, warn, error.",

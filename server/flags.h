@@ -25,6 +25,7 @@ struct Config {
   int statsd_read_buffer = 0;  // SO_RCVBUF bytes; 0: as large as the kernel allows
   std::chrono::milliseconds statsd_tcp_idle_timeout{5 * 60 * 1000};
   std::string statsd_mapping_config;  // a statsd_exporter mapping file; "" for none
+  size_t storage_max_series = 1'000'000;
   std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;
 };

@@ -24,6 +24,11 @@ TEST(FlagsTest, DefaultsAreTheProductDefaults) {
   EXPECT_EQ(parsed->config.statsd_listen_unixgram, "");
   EXPECT_EQ(parsed->config.statsd_unixsocket_mode, 0755u);
   EXPECT_EQ(parsed->config.statsd_read_buffer, 0);
+  EXPECT_EQ(parsed->config.storage_max_series, 1000000u);
+  EXPECT_EQ(Parse({"--storage.max-series=5"})->config.storage_max_series, 5u);
+  EXPECT_EQ(Parse({"--storage.max-series=0"}).status(),
+            absl::InvalidArgumentError("invalid value for '--storage.max-series': not a number "
+                                       "of series above 0: \"0\""));
 }
 
 TEST(FlagsTest, TakesBothKingpinSpellings) {

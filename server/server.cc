@@ -31,7 +31,9 @@ namespace asio = boost::asio;
 // Declaration order is destruction order reversed: the io_context goes last, after every
 // object whose sockets it serves.
 struct Server::Parts {
-  Config config;
+  explicit Parts(const Config& c) : config(c), table(c.storage_max_series) {}
+
+  const Config config;
   asio::io_context ioc;
   storage::SeriesTable table;
   ingest::StatsdIngester ingester{&table};
@@ -97,8 +99,7 @@ Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Server::~Server() = default;
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
-  auto parts = std::make_unique<Parts>();
-  parts->config = config;
+  auto parts = std::make_unique<Parts>(config);
   Parts* p = parts.get();
   if (!config.statsd_mapping_config.empty()) {
     MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal

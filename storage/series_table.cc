@@ -124,7 +124,20 @@ absl::Status SeriesTable::WithSeries(std::string_view key, Kind kind, const Seri
   absl::MutexLock lock(&shard.mu);
   auto it = shard.series.find(key);
   if (it != shard.series.end()) return apply(*it->second);
-  MG_RETURN_IF_ERROR(ClaimName(SeriesKeyName(key), kind, options.help));
+  // Reserve a place under the cap first, so shards creating at once never pass it together.
+  for (size_t held = size_.load(std::memory_order_relaxed);;) {
+    if (held >= max_series_) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      return absl::ResourceExhaustedError(
+          StrCat("the store holds its maximum of ", max_series_,
+                 " series (--storage.max-series); new series are refused"));
+    }
+    if (size_.compare_exchange_weak(held, held + 1, std::memory_order_relaxed)) break;
+  }
+  if (absl::Status claimed = ClaimName(SeriesKeyName(key), kind, options.help); !claimed.ok()) {
+    size_.fetch_sub(1, std::memory_order_relaxed);
+    return claimed;
+  }
   auto series = std::make_unique<Series>(kind);
   if (kind == Kind::kHistogram) {
     series->histogram =
@@ -137,7 +150,6 @@ absl::Status SeriesTable::WithSeries(std::string_view key, Kind kind, const Seri
   series->ttl_ms = options.ttl.count();
   if (series->ttl_ms > 0) any_ttl_.store(true, std::memory_order_relaxed);
   Series& created = *shard.series.emplace(std::string(key), std::move(series)).first->second;
-  size_.fetch_add(1, std::memory_order_relaxed);
   return apply(created);
 }
 
@@ -302,6 +314,15 @@ void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
                               "Series held in the store.",
                               MetricType::kGauge,
                               {Sample{{}, static_cast<double>(size())}}});
+  out->push_back(MetricFamily{"metricsgate_series_limit",
+                              "The most series the store holds (--storage.max-series).",
+                              MetricType::kGauge,
+                              {Sample{{}, static_cast<double>(max_series_)}}});
+  out->push_back(
+      MetricFamily{"metricsgate_series_rejected_total",
+                   "New series refused because the store held --storage.max-series series.",
+                   MetricType::kCounter,
+                   {Sample{{}, static_cast<double>(rejected_.load(std::memory_order_relaxed))}}});
   out->push_back(
       MetricFamily{"metricsgate_series_expired_total",
                    "Series removed because their TTL passed without an update.",

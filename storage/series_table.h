@@ -67,14 +67,22 @@ struct SeriesOptions {
 class SeriesTable {
  public:
   // `clock` tells summaries' windows the time.
-  explicit SeriesTable(std::function<absl::Time()> clock = [] { return absl::Now(); })
-      : clock_(std::move(clock)) {}
+  // The default cap on series (--storage.max-series).
+  static constexpr size_t kDefaultMaxSeries = 1'000'000;
+
+  // `clock` tells summaries' windows and TTLs the time. At most `max_series` series are held:
+  // an update that would create one more is rejected (kResourceExhausted) and counted, and
+  // the series held are unaffected.
+  explicit SeriesTable(
+      size_t max_series = kDefaultMaxSeries,
+      std::function<absl::Time()> clock = [] { return absl::Now(); })
+      : max_series_(max_series), clock_(std::move(clock)) {}
   SeriesTable(const SeriesTable&) = delete;
   SeriesTable& operator=(const SeriesTable&) = delete;
 
   // Every update below creates its series if it is missing (as `options` say), and returns
   // kFailedPrecondition, changing nothing, when the key's name is held by another kind of
-  // series.
+  // series, or kResourceExhausted when a new series would pass the cap.
   // REQUIRES: `key` is an EncodeSeriesKey() key with a valid metric name and label names.
 
   // Adds `delta` to a counter (new counters start at 0).
@@ -180,6 +188,7 @@ class SeriesTable {
   absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help);
   static std::string_view KindName(Kind kind);
 
+  const size_t max_series_;
   const std::function<absl::Time()> clock_;
   std::array<Shard, kShards> shards_;
   mutable absl::Mutex names_mu_;
@@ -187,6 +196,7 @@ class SeriesTable {
   std::atomic<size_t> size_{0};
   std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
   std::atomic<uint64_t> expired_{0};
+  std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
 };
 
 }  // namespace metricsgate::storage

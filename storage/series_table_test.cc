@@ -95,9 +95,12 @@ TEST(SeriesTableTest, OwnMetricsCountSeries) {
   ASSERT_TRUE(table.SetGauge("b", 1).ok());
   std::vector<MetricFamily> families;
   table.CollectOwnMetrics(&families);
-  ASSERT_EQ(families.size(), 2u);
-  EXPECT_EQ(families[1].name, "metricsgate_series_expired_total");
-  EXPECT_EQ(families[1].samples.at(0).value, 0);
+  ASSERT_EQ(families.size(), 4u);
+  EXPECT_EQ(families[1].name, "metricsgate_series_limit");
+  EXPECT_EQ(families[1].samples.at(0).value, SeriesTable::kDefaultMaxSeries);
+  EXPECT_EQ(families[2].name, "metricsgate_series_rejected_total");
+  EXPECT_EQ(families[3].name, "metricsgate_series_expired_total");
+  EXPECT_EQ(families[3].samples.at(0).value, 0);
   EXPECT_EQ(families[0].name, "metricsgate_series");
   EXPECT_EQ(families[0].type, MetricType::kGauge);
   ASSERT_EQ(families[0].samples.size(), 1u);
@@ -216,7 +219,7 @@ TEST(SeriesTableTest, TheFirstSeriesOfANameSetsItsHelp) {
 
 TEST(SeriesTableTest, SummariesKeepQuantilesOfTheLastMaxAge) {
   absl::Time now = absl::FromUnixSeconds(1000);
-  SeriesTable table([&now] { return now; });
+  SeriesTable table(SeriesTable::kDefaultMaxSeries, [&now] { return now; });
   auto spec = std::make_shared<SummarySpec>();
   spec->quantiles = {0.5, 1};
   spec->max_age = std::chrono::seconds(10);
@@ -250,7 +253,7 @@ TEST(SeriesTableTest, SummariesKeepQuantilesOfTheLastMaxAge) {
 
 TEST(SeriesTableTest, SeriesExpireAfterTheirTtlWithoutUpdates) {
   absl::Time now = absl::FromUnixSeconds(1000);
-  SeriesTable table([&now] { return now; });
+  SeriesTable table(SeriesTable::kDefaultMaxSeries, [&now] { return now; });
   const SeriesOptions ttl{
       .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::seconds(10)};
   ASSERT_TRUE(table.AddToCounter(Key("c", {{"a", "1"}}), 1, ttl).ok());
@@ -272,7 +275,7 @@ TEST(SeriesTableTest, SeriesExpireAfterTheirTtlWithoutUpdates) {
   ASSERT_TRUE(table.SetGauge("c", 3).ok());  // c's last series is gone
   std::vector<MetricFamily> own;
   table.CollectOwnMetrics(&own);
-  EXPECT_EQ(own[1].samples.at(0).value, 3);
+  EXPECT_EQ(own[3].samples.at(0).value, 3);
 }
 
 TEST(SeriesTableTest, ExpireRacesUpdatesSafely) {
@@ -289,6 +292,46 @@ TEST(SeriesTableTest, ExpireRacesUpdatesSafely) {
   stop.store(true);
   sweeper.join();
   EXPECT_LE(table.size(), 50u);
+}
+
+TEST(SeriesTableTest, CapRefusesNewSeriesAndKeepsTheOld) {
+  SeriesTable table(2);
+  ASSERT_TRUE(table.AddToCounter("a", 1).ok());
+  ASSERT_TRUE(table.SetGauge(Key("b", {{"k", "1"}}), 1).ok());
+  EXPECT_EQ(table.AddToCounter("c", 1),
+            absl::ResourceExhaustedError("the store holds its maximum of 2 series "
+                                         "(--storage.max-series); new series are refused"));
+  EXPECT_EQ(table.SetGauge(Key("b", {{"k", "2"}}), 1).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(table.AddToCounter("a", 2).ok());  // existing series are unaffected
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(Values(table), (Values_t{{"a", 3}, {"b", 1}}));
+  std::vector<MetricFamily> own;
+  table.CollectOwnMetrics(&own);
+  EXPECT_EQ(own[2].name, "metricsgate_series_rejected_total");
+  EXPECT_EQ(own[2].samples.at(0).value, 2);
+  // A refused type conflict does not use up a place.
+  SeriesTable small(3);
+  ASSERT_TRUE(small.AddToCounter("x", 1).ok());
+  EXPECT_EQ(small.SetGauge(Key("x", {{"k", "v"}}), 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(small.SetGauge("y", 1).ok());
+  ASSERT_TRUE(small.SetGauge("z", 1).ok());
+  EXPECT_EQ(small.size(), 3u);
+}
+
+TEST(SeriesTableTest, CapHoldsUnderConcurrentCreation) {
+  SeriesTable table(100);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&table, t] {
+      for (int i = 0; i < 1000; ++i) (void)table.AddToCounter(std::to_string(t * 1000 + i), 1);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(table.size(), 100u);
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  EXPECT_EQ(families.size(), 100u);
 }
 
 TEST(SeriesTableTest, ConcurrentIncrementsAreNotLost) {

@@ -192,3 +192,15 @@ def test_promtool_accepts_the_exposition():
         # _total, which StatsD names (as statsd_exporter exports them) need not.
         assert code == 3, problems
         assert problems == ['deploys_web counter metrics should have "_total" suffix']
+
+
+def test_series_cap_refuses_new_series_and_keeps_the_old():
+    with Metricsgate("--storage.max-series=3") as mg:
+        mg.send("a:1|c\nb:1|c\nc:1|g\nd:1|c\ne:1|c|#k:v")
+        mg.send("a:2|c\nc:5|g")  # existing series go on updating
+        samples = mg.wait_for_packets(2)
+        assert user_samples(samples) == {("a", ()): 3.0, ("b", ()): 1.0, ("c", ()): 5.0}
+        assert bad(samples, "series_limit") == 2
+        assert samples[("metricsgate_series_rejected_total", ())] == 2.0
+        assert samples[("metricsgate_series_limit", ())] == 3.0
+        assert samples[("metricsgate_series", ())] == 3.0
