@@ -98,6 +98,17 @@ const std::vector<FlagDef>& Flags() {
          c->statsd_read_buffer = static_cast<int>(bytes);
          return absl::OkStatus();
        }},
+      {"statsd.udp-sockets", "0",
+       "UDP sockets receiving on --statsd.listen-udp (SO_REUSEPORT), each read by its own "
+       "I/O thread at a time; 0 makes one per core.",
+       [](std::string_view v, Config* c) {
+         uint64_t sockets = 0;
+         if (!ParseUnsigned(v, 10, 256, &sockets)) {
+           return absl::InvalidArgumentError(StrCat("not a number from 0 to 256: \"", v, "\""));
+         }
+         c->statsd_udp_sockets = static_cast<int>(sockets);
+         return absl::OkStatus();
+       }},
       {"statsd.tcp-idle-timeout", "5m",
        "Close a StatsD TCP connection that has sent nothing for this long.",
        [](std::string_view v, Config* c) {

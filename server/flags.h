@@ -23,6 +23,7 @@ struct Config {
   std::string statsd_listen_unixgram;       // "" (the default) disables the listener
   unsigned statsd_unixsocket_mode = 0755;
   int statsd_read_buffer = 0;  // SO_RCVBUF bytes; 0: as large as the kernel allows
+  int statsd_udp_sockets = 0;  // SO_REUSEPORT sockets on the UDP address; 0: one per core
   std::chrono::milliseconds statsd_tcp_idle_timeout{5 * 60 * 1000};
   std::string statsd_mapping_config;  // a statsd_exporter mapping file; "" for none
   size_t storage_max_series = 1'000'000;

@@ -25,6 +25,11 @@ TEST(FlagsTest, DefaultsAreTheProductDefaults) {
   EXPECT_EQ(parsed->config.statsd_unixsocket_mode, 0755u);
   EXPECT_EQ(parsed->config.statsd_read_buffer, 0);
   EXPECT_EQ(parsed->config.storage_max_series, 1000000u);
+  EXPECT_EQ(parsed->config.statsd_udp_sockets, 0);
+  EXPECT_EQ(Parse({"--statsd.udp-sockets=3"})->config.statsd_udp_sockets, 3);
+  EXPECT_EQ(Parse({"--statsd.udp-sockets=300"}).status(),
+            absl::InvalidArgumentError(
+                "invalid value for '--statsd.udp-sockets': not a number from 0 to 256: \"300\""));
   EXPECT_EQ(Parse({"--storage.max-series=5"})->config.storage_max_series, 5u);
   EXPECT_EQ(Parse({"--storage.max-series=0"}).status(),
             absl::InvalidArgumentError("invalid value for '--storage.max-series': not a number "

@@ -105,9 +105,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal
   }
   if (!config.statsd_listen_udp.empty()) {
-    MG_ASSIGN_OR_RETURN(p->udp,
-                        StatsdDatagramListener::CreateUdp(p->ioc, config.statsd_listen_udp,
-                                                          config.statsd_read_buffer, &p->ingester));
+    MG_ASSIGN_OR_RETURN(
+        p->udp, StatsdDatagramListener::CreateUdp(
+                    p->ioc, config.statsd_listen_udp,
+                    config.statsd_udp_sockets > 0
+                        ? config.statsd_udp_sockets
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+                    config.statsd_read_buffer, &p->ingester));
   }
   if (!config.statsd_listen_unixgram.empty()) {
     MG_ASSIGN_OR_RETURN(p->unixgram,
@@ -201,6 +205,7 @@ int Server::Run() {
     listener->Start();
     log::Info(StrCat(name, " listener started"),
               {{"address", listener->local_address()},
+               {"sockets", std::to_string(listener->sockets())},
                {"read_buffer_bytes", std::to_string(listener->granted_read_buffer())}});
   }
   if (p.tcp) {

@@ -79,6 +79,7 @@ struct StatsdDatagramListener::State {
   const ingest::StatsdTransport transport;
   std::string local_address;
   std::string unix_path;  // to remove at the end, for a unix socket
+  uint16_t port = 0;      // UDP
   int granted_read_buffer = 0;
 
   // Touched only by the receive loop, on the strand.
@@ -151,24 +152,33 @@ asio::awaitable<void> Receive(std::shared_ptr<StatsdDatagramListener::State> sta
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUdp(
-    asio::io_context& ioc, std::string_view address, int read_buffer,
+    asio::io_context& ioc, std::string_view address, int sockets, int read_buffer,
     ingest::StatsdIngester* ingester) {
   MG_ASSIGN_OR_RETURN(ListenAddress parsed, ParseListenAddress(address));
-  udp::socket bound(ioc);
-  MG_RETURN_IF_ERROR(internal::OpenAndBind(bound, parsed, address, "statsd.listen-udp"));
-  const udp::endpoint local = bound.local_endpoint();
-  auto state = std::make_shared<State>(ioc, ingester, ingest::StatsdTransport::kUdp);
-  state->local_address = internal::EndpointToString(local);
-  const int fd = bound.native_handle();
-  const int on = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) != 0) {
-    return absl::UnavailableError(
-        StrCat("cannot count kernel drops on \"", address, "\": SO_RXQ_OVFL: ", strerror(errno)));
+  std::vector<std::shared_ptr<State>> states;
+  for (int i = 0; i < std::max(1, sockets); ++i) {
+    udp::socket bound(ioc);
+    // The first socket resolves the address (and a port 0); the others take its exact port.
+    ListenAddress where = parsed;
+    if (!states.empty()) where.port = states.front()->port;
+    MG_RETURN_IF_ERROR(internal::OpenAndBind(bound, where, address, "statsd.listen-udp",
+                                             /*reuse_port=*/sockets > 1));
+    const udp::endpoint local = bound.local_endpoint();
+    auto state = std::make_shared<State>(ioc, ingester, ingest::StatsdTransport::kUdp);
+    state->local_address = internal::EndpointToString(local);
+    state->port = local.port();
+    const int fd = bound.native_handle();
+    const int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) != 0) {
+      return absl::UnavailableError(
+          StrCat("cannot count kernel drops on \"", address, "\": SO_RXQ_OVFL: ", strerror(errno)));
+    }
+    state->granted_read_buffer = SetReadBuffer(fd, read_buffer);
+    const asio::generic::datagram_protocol protocol(local.protocol().family(), IPPROTO_UDP);
+    state->socket.assign(protocol, bound.release());
+    states.push_back(std::move(state));
   }
-  state->granted_read_buffer = SetReadBuffer(fd, read_buffer);
-  const asio::generic::datagram_protocol protocol(local.protocol().family(), IPPROTO_UDP);
-  state->socket.assign(protocol, bound.release());
-  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(state)));
+  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(states)));
 }
 
 absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUnixgram(
@@ -200,44 +210,58 @@ absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::
   state->unix_path = file;
   state->granted_read_buffer = SetReadBuffer(bound.native_handle(), read_buffer);
   state->socket.assign(asio::generic::datagram_protocol(AF_UNIX, 0), bound.release());
-  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(state)));
+  return std::unique_ptr<StatsdDatagramListener>(
+      new StatsdDatagramListener(std::vector<std::shared_ptr<State>>{std::move(state)}));
 }
 
 StatsdDatagramListener::~StatsdDatagramListener() {
-  if (!state_->unix_path.empty()) unlink(state_->unix_path.c_str());
+  if (!states_.front()->unix_path.empty()) unlink(states_.front()->unix_path.c_str());
 }
 
 void StatsdDatagramListener::Start() {
-  asio::co_spawn(state_->socket.get_executor(), Receive(state_),
-                 internal::LogExceptions("statsd datagram receive"));
+  for (const std::shared_ptr<State>& state : states_) {
+    asio::co_spawn(state->socket.get_executor(), Receive(state),
+                   internal::LogExceptions("statsd datagram receive"));
+  }
 }
 
 void StatsdDatagramListener::Stop() {
-  asio::post(state_->socket.get_executor(), [state = state_] {
-    boost::system::error_code ignored;
-    state->socket.close(ignored);
-  });
+  for (const std::shared_ptr<State>& state : states_) {
+    asio::post(state->socket.get_executor(), [state] {
+      boost::system::error_code ignored;
+      state->socket.close(ignored);
+    });
+  }
 }
 
-const std::string& StatsdDatagramListener::local_address() const { return state_->local_address; }
+const std::string& StatsdDatagramListener::local_address() const {
+  return states_.front()->local_address;
+}
 
-int StatsdDatagramListener::granted_read_buffer() const { return state_->granted_read_buffer; }
+int StatsdDatagramListener::granted_read_buffer() const {
+  return states_.front()->granted_read_buffer;
+}
 
 void StatsdDatagramListener::Collect(std::vector<storage::MetricFamily>* out) const {
+  double truncated = 0;
+  double drops = 0;
+  for (const std::shared_ptr<State>& state : states_) {
+    truncated += static_cast<double>(state->truncated.load(std::memory_order_relaxed));
+    drops += static_cast<double>(state->kernel_drops.load(std::memory_order_relaxed));
+  }
+  const std::vector<storage::Label> labels = {{"address", local_address()}};
   out->push_back(storage::MetricFamily{
       "metricsgate_statsd_datagrams_truncated_total",
       "StatsD datagrams dropped because they were larger than the 64 KiB receive buffer.",
       storage::MetricType::kCounter,
-      {{{{"address", state_->local_address}},
-        static_cast<double>(state_->truncated.load(std::memory_order_relaxed))}}});
-  if (state_->transport != ingest::StatsdTransport::kUdp) return;
+      {{labels, truncated}}});
+  if (states_.front()->transport != ingest::StatsdTransport::kUdp) return;
   out->push_back(storage::MetricFamily{
       "metricsgate_statsd_udp_kernel_drops_total",
-      "UDP datagrams the kernel dropped because the socket's receive buffer was full "
+      "UDP datagrams the kernel dropped because a socket's receive buffer was full "
       "(SO_RXQ_OVFL).",
       storage::MetricType::kCounter,
-      {{{{"address", state_->local_address}},
-        static_cast<double>(state_->kernel_drops.load(std::memory_order_relaxed))}}});
+      {{labels, drops}}});
 }
 
 }  // namespace metricsgate::server

@@ -1,8 +1,10 @@
 // StatsdDatagramListener receives StatsD datagrams on a UDP socket or a unix datagram socket
 // and hands each one to the StatsdIngester.
 //
-// The receive loop runs as a coroutine on the socket's strand: it waits until the socket is
-// readable, then drains it with recvmmsg(2) in batches, walking only the messages received.
+// A UDP listener may have several sockets on one address (SO_REUSEPORT), among which the kernel
+// spreads senders, so several I/O threads receive at once. Each socket's receive loop runs as a
+// coroutine on its own strand: it waits until the socket is readable, then drains it with
+// recvmmsg(2) in batches, walking only the messages received.
 // Datagrams are never truncated (64 KiB buffers). The socket's receive buffer is as large as
 // the kernel allows (net.core.rmem_max) unless --statsd.read-buffer says otherwise, and for UDP
 // the kernel's own drop count (SO_RXQ_OVFL) is read with every datagram and exported as
@@ -29,11 +31,11 @@ namespace metricsgate::server {
 
 class StatsdDatagramListener {
  public:
-  // Binds to `address` (text of --statsd.listen-udp) at once, so a port in use is reported
-  // before anything starts. `read_buffer` is SO_RCVBUF in bytes, 0 for the kernel's maximum.
-  // `ingester` and `ioc` must outlive the listener's receive loop.
+  // Binds `sockets` sockets (at least 1) to `address` (text of --statsd.listen-udp) at once, so
+  // a port in use is reported before anything starts. `read_buffer` is SO_RCVBUF in bytes, 0
+  // for the kernel's maximum. `ingester` and `ioc` must outlive the listener's receive loops.
   static absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> CreateUdp(
-      boost::asio::io_context& ioc, std::string_view address, int read_buffer,
+      boost::asio::io_context& ioc, std::string_view address, int sockets, int read_buffer,
       ingest::StatsdIngester* ingester);
 
   // Binds a unix datagram socket at `path` (--statsd.listen-unixgram), replacing a stale
@@ -54,18 +56,22 @@ class StatsdDatagramListener {
   const std::string& local_address() const;
 
   // SO_RCVBUF as the kernel reports it after our request (Linux doubles the request for its
-  // own bookkeeping).
+  // own bookkeeping), per socket.
   int granted_read_buffer() const;
 
+  // How many sockets receive on the address.
+  size_t sockets() const { return states_.size(); }
+
   // Appends metricsgate_statsd_datagrams_truncated_total{address}, and for a UDP listener
-  // metricsgate_statsd_udp_kernel_drops_total{address}.
+  // metricsgate_statsd_udp_kernel_drops_total{address}, summed over its sockets.
   void Collect(std::vector<storage::MetricFamily>* out) const;
 
   struct State;
 
  private:
-  explicit StatsdDatagramListener(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  std::shared_ptr<State> state_;
+  explicit StatsdDatagramListener(std::vector<std::shared_ptr<State>> states)
+      : states_(std::move(states)) {}
+  std::vector<std::shared_ptr<State>> states_;  // one per socket; never empty
 };
 
 }  // namespace metricsgate::server

@@ -74,6 +74,7 @@ class Metricsgate:
         for reader in self._readers:
             reader.start()
         self.web = self.udp = self.tcp = None
+        self._client = None
         if wait:
             self.web = self._address("HTTP server listening")
             if udp:
@@ -116,6 +117,8 @@ class Metricsgate:
         return self
 
     def __exit__(self, *exc):
+        if self._client is not None:
+            self._client.close()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=WAIT_TIMEOUT)
@@ -124,13 +127,20 @@ class Metricsgate:
 
     # StatsD ---------------------------------------------------------------------------------
 
-    def send(self, payload):
-        """Sends one UDP datagram to the StatsD listener."""
+    def send(self, payload, new_port=False):
+        """Sends one UDP datagram to the StatsD listener from one client socket, as a StatsD
+        client does: the kernel keeps one source port on one of the server's sockets, so the
+        datagrams are handled in order. `new_port` sends from a fresh socket instead."""
         if isinstance(payload, str):
             payload = payload.encode()
         family = socket.AF_INET6 if ":" in self.udp[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.sendto(payload, self.udp)
+        if new_port:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.sendto(payload, self.udp)
+            return
+        if self._client is None:
+            self._client = socket.socket(family, socket.SOCK_DGRAM)
+        self._client.sendto(payload, self.udp)
 
     def send_tcp(self, *chunks):
         """Opens a TCP connection, writes `chunks` one by one, and closes it."""

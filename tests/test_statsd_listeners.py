@@ -187,3 +187,18 @@ def test_statsd_over_http_plain_and_gzip():
                                      headers={"Content-Encoding": "gzip"})
         assert status == 400 and json.loads(body)["status"] == "error"
         assert mg.request("GET", "/api/v1/statsd")[0] == 405
+
+
+def test_several_udp_sockets_share_the_address_and_lose_nothing():
+    with Metricsgate("--statsd.udp-sockets=4") as mg:
+        assert " sockets=4 " in mg.wait_for_log("StatsD UDP listener started")
+        for i in range(200):
+            mg.send(f"spread:1|c\nspread.n{i % 7}:2|c", new_port=True)
+        samples = mg.wait_for_packets(200)
+        assert samples[("spread", ())] == 200.0
+        assert sum(samples[(f"spread_n{k}", ())] for k in range(7)) == 400.0
+        drops = ("metricsgate_statsd_udp_kernel_drops_total", (("address", "{}:{}".format(*mg.udp)),))
+        assert samples[drops] == 0.0
+    with Metricsgate() as mg:  # the default: one socket per core
+        line = mg.wait_for_log("StatsD UDP listener started")
+        assert f" sockets={os.cpu_count()} " in line

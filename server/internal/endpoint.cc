@@ -1,9 +1,12 @@
 #include "server/internal/endpoint.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <cerrno>
 
 #include "base/str_cat.h"
 
@@ -39,7 +42,7 @@ std::string EndpointToString(const asio::ip::basic_endpoint<Protocol>& endpoint)
 
 template <typename Socket>
 absl::Status OpenAndBind(Socket& socket, const ListenAddress& address, std::string_view text,
-                         std::string_view flag) {
+                         std::string_view flag, bool reuse_port) {
   using Protocol = typename Socket::protocol_type;
   const auto fail = [&](std::string_view operation, const boost::system::error_code& ec) {
     return absl::UnavailableError(
@@ -68,6 +71,13 @@ absl::Status OpenAndBind(Socket& socket, const ListenAddress& address, std::stri
     socket.set_option(asio::socket_base::reuse_address(true), ec);
     if (ec) return fail("setsockopt SO_REUSEADDR", ec);
   }
+  if (reuse_port) {
+    const int on = 1;
+    if (setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+      return fail("setsockopt SO_REUSEPORT",
+                  boost::system::error_code(errno, boost::system::system_category()));
+    }
+  }
   socket.bind(*endpoint, ec);
   if (ec) return fail("bind", ec);
   if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
@@ -85,9 +95,9 @@ template std::string EndpointToString<asio::ip::tcp>(const asio::ip::tcp::endpoi
 template std::string EndpointToString<asio::ip::udp>(const asio::ip::udp::endpoint&);
 template absl::Status OpenAndBind<asio::ip::tcp::acceptor>(asio::ip::tcp::acceptor&,
                                                            const ListenAddress&, std::string_view,
-                                                           std::string_view);
+                                                           std::string_view, bool);
 template absl::Status OpenAndBind<asio::ip::udp::socket>(asio::ip::udp::socket&,
                                                          const ListenAddress&, std::string_view,
-                                                         std::string_view);
+                                                         std::string_view, bool);
 
 }  // namespace metricsgate::server::internal

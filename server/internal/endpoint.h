@@ -29,9 +29,11 @@ std::string EndpointToString(const boost::asio::ip::basic_endpoint<Protocol>& en
 // listens. Every interface means dual-stack `[::]`, or `0.0.0.0` where IPv6 is missing.
 // The error names the address and the flag (`flag`) it came from, as
 // `cannot listen on ":9091" (--web.listen-address): bind: Address already in use`.
+// With `reuse_port`, SO_REUSEPORT is set first, so that more sockets can bind the same address
+// and the kernel spreads datagrams over them.
 template <typename Socket>
 absl::Status OpenAndBind(Socket& socket, const ListenAddress& address, std::string_view text,
-                         std::string_view flag);
+                         std::string_view flag, bool reuse_port = false);
 
 }  // namespace metricsgate::server::internal
 
