@@ -38,17 +38,15 @@ void BM_StatsdParser_Packet(benchmark::State& state) {
 }
 BENCHMARK(BM_StatsdParser_Packet);
 
-// Parse, escape and update: the whole per-packet work of the UDP listener. Arg: distinct names.
-void BM_StatsdIngester_Packet(benchmark::State& state) {
-  storage::SeriesTable table;
-  ingest::StatsdIngester ingester(&table);
+// Feeds `ingester` 20-line packets over state.range(0) distinct names, `line(n)` being the
+// line of name n; items are lines.
+template <typename Line>
+void RunPackets(benchmark::State& state, ingest::StatsdIngester& ingester, Line line) {
   const int names = static_cast<int>(state.range(0));
   std::vector<std::string> packets;
   for (int offset = 0; offset < names; offset += 20) {
     std::string packet;
-    for (int i = 0; i < 20; ++i) {
-      packet += "app.requests.endpoint_" + std::to_string((offset + i) % names) + ":1|c\n";
-    }
+    for (int i = 0; i < 20; ++i) packet += line((offset + i) % names);
     packets.push_back(std::move(packet));
   }
   size_t next = 0;
@@ -57,6 +55,14 @@ void BM_StatsdIngester_Packet(benchmark::State& state) {
     next = (next + 1) % packets.size();
   }
   state.SetItemsProcessed(state.iterations() * 20);
+}
+
+// Parse, escape and update: the whole per-packet work of the UDP listener. Arg: distinct names.
+void BM_StatsdIngester_Packet(benchmark::State& state) {
+  storage::SeriesTable table;
+  ingest::StatsdIngester ingester(&table);
+  RunPackets(state, ingester,
+             [](int n) { return "app.requests.endpoint_" + std::to_string(n) + ":1|c\n"; });
 }
 BENCHMARK(BM_StatsdIngester_Packet)->Arg(20)->Arg(10000)->ThreadRange(1, 2)->UseRealTime();
 
@@ -88,23 +94,10 @@ void BM_StatsdIngester_MappedPacket(benchmark::State& state) {
   storage::SeriesTable table;
   ingest::StatsdIngester ingester(&table);
   ingester.SetMapping(*mapping);
-  const int names = static_cast<int>(state.range(0));
-  std::vector<std::string> packets;
-  for (int offset = 0; offset < names; offset += 20) {
-    std::string packet;
-    for (int i = 0; i < 20; ++i) {
-      const int n = (offset + i) % names;
-      packet += (n % 2 == 0 ? "svc49.endpoint_" : "unmapped.endpoint_") + std::to_string(n) +
-                (n % 2 == 0 ? ".requests" : "") + ":1|c\n";
-    }
-    packets.push_back(std::move(packet));
-  }
-  size_t next = 0;
-  for (auto _ : state) {
-    ingester.HandlePacket(packets[next], ingest::StatsdTransport::kUdp);
-    next = (next + 1) % packets.size();
-  }
-  state.SetItemsProcessed(state.iterations() * 20);
+  RunPackets(state, ingester, [](int n) {
+    return (n % 2 == 0 ? "svc49.endpoint_" : "unmapped.endpoint_") + std::to_string(n) +
+           (n % 2 == 0 ? ".requests" : "") + ":1|c\n";
+  });
 }
 BENCHMARK(BM_StatsdIngester_MappedPacket)->Arg(20)->Arg(10000);
 

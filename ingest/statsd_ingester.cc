@@ -257,17 +257,20 @@ void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   using storage::MetricFamily;
   using storage::MetricType;
   using storage::Sample;
-  MetricFamily packets{"metricsgate_statsd_packets_total",
-                       "StatsD packets received: UDP and unix datagrams, TCP reads, HTTP bodies.",
-                       MetricType::kCounter,
-                       {}};
-  for (size_t i = 0; i < kStatsdTransportCount; ++i) {
-    packets.samples.push_back(
-        Sample{{{"transport", std::string(StatsdTransportName(static_cast<StatsdTransport>(i)))}},
-               static_cast<double>(packets_[i].load(std::memory_order_acquire)),
-               std::nullopt});
-  }
-  out->push_back(std::move(packets));
+  // One counter family labelled by an enum: every value exported from the start, at 0.
+  const auto by_label = [&](std::string name, std::string help, std::string label,
+                            const auto& counts, auto value_name) {
+    MetricFamily family{std::move(name), std::move(help), MetricType::kCounter, {}};
+    for (size_t i = 0; i < counts.size(); ++i) {
+      family.samples.push_back(
+          Sample{{{label, std::string(value_name(i))}},
+                 static_cast<double>(counts[i].load(std::memory_order_acquire))});
+    }
+    out->push_back(std::move(family));
+  };
+  by_label("metricsgate_statsd_packets_total",
+           "StatsD packets received: UDP and unix datagrams, TCP reads, HTTP bodies.", "transport",
+           packets_, [](size_t i) { return StatsdTransportName(static_cast<StatsdTransport>(i)); });
   const auto counter = [&](std::string name, std::string help, const std::atomic<uint64_t>& value) {
     // Acquire pairs with the release at the end of HandlePacket: the table read after this
     // holds at least the lines counted.
@@ -285,17 +288,9 @@ void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {
   counter("metricsgate_statsd_tag_errors_total",
           "StatsD tags dropped: empty, without a key or a value, or with a reserved key.",
           tag_errors_);
-  MetricFamily bad{"metricsgate_statsd_bad_lines_total",
-                   "StatsD lines dropped (or samples, of a line with several), by reason.",
-                   MetricType::kCounter,
-                   {}};
-  for (size_t i = 0; i < kBadLineReasonCount; ++i) {
-    bad.samples.push_back(
-        Sample{{{"reason", std::string(BadLineReasonName(static_cast<BadLineReason>(i)))}},
-               static_cast<double>(bad_lines_[i].load(std::memory_order_relaxed)),
-               std::nullopt});
-  }
-  out->push_back(std::move(bad));
+  by_label("metricsgate_statsd_bad_lines_total",
+           "StatsD lines dropped (or samples, of a line with several), by reason.", "reason",
+           bad_lines_, [](size_t i) { return BadLineReasonName(static_cast<BadLineReason>(i)); });
 }
 
 }  // namespace metricsgate::ingest
