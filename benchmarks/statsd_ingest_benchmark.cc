@@ -28,7 +28,7 @@ void BM_StatsdParser_Packet(benchmark::State& state) {
   int64_t lines = 0;
   ingest::ParsedLine parsed;
   for (auto _ : state) {
-    ingest::ForEachStatsdLine(packet, [&](std::string_view line) {
+    ingest::ForEachStatsdLine(packet, [&](std::string_view line, uint64_t) {
       ingest::ParseStatsdLine(line, &parsed);
       benchmark::DoNotOptimize(parsed.samples.data());
       ++lines;

@@ -184,9 +184,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
   uint64_t lines = 0;
   uint64_t samples = 0;
   uint64_t tag_errors = 0;
-  uint64_t line_number = 0;
-  // Line numbers count every line, empty ones too, so they match the sender's.
-  const auto handle_line = [&](std::string_view line) {
+  const auto handle_line = [&](std::string_view line, uint64_t line_number) {
     ++lines;
     ParsedLine& parsed = scratch.parsed;
     ParseStatsdLine(line, &parsed);
@@ -232,15 +230,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     }
     if (report != nullptr && !line_ok) ++report->rejected_lines;
   };
-  // Like ForEachStatsdLine, but counting empty lines for the line numbers.
-  while (!packet.empty()) {
-    const size_t end = packet.find('\n');
-    std::string_view line = packet.substr(0, end);
-    packet.remove_prefix(end == std::string_view::npos ? packet.size() : end + 1);
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) handle_line(line);
-  }
+  ForEachStatsdLine(packet, handle_line);
   lines_.fetch_add(lines, std::memory_order_release);
   samples_.fetch_add(samples, std::memory_order_relaxed);
   if (tag_errors > 0) tag_errors_.fetch_add(tag_errors, std::memory_order_relaxed);

@@ -102,15 +102,18 @@ bool ParseStatsdNumber(std::string_view text, double* value);
 // A problem with the name or its tags drops the whole line with one error.
 void ParseStatsdLine(std::string_view line, ParsedLine* out);
 
-// Calls `fn(line)` for every non-empty line of `packet`, without the `\n` or `\r\n`.
+// Calls `fn(line, line_number)` for every non-empty line of `packet`, without the `\n` or
+// `\r\n`. Line numbers start at 1 and count empty lines too, so they match the sender's.
 template <typename Fn>
 void ForEachStatsdLine(std::string_view packet, Fn&& fn) {
+  uint64_t line_number = 0;
   while (!packet.empty()) {
-    size_t end = packet.find('\n');
+    const size_t end = packet.find('\n');
     std::string_view line = packet.substr(0, end);
     packet.remove_prefix(end == std::string_view::npos ? packet.size() : end + 1);
+    ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) fn(line);
+    if (!line.empty()) fn(line, line_number);
   }
 }
 

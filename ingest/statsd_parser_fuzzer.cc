@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view packet(reinterpret_cast<const char*>(data), size);
 
   metricsgate::ingest::ParsedLine parsed;
-  metricsgate::ingest::ForEachStatsdLine(packet, [&](std::string_view line) {
+  metricsgate::ingest::ForEachStatsdLine(packet, [&](std::string_view line, uint64_t) {
     metricsgate::ingest::ParseStatsdLine(line, &parsed);
     // Every view the parser hands out points into the line (or the name buffer).
     for (const auto& sample : parsed.samples) {

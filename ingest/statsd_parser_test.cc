@@ -265,17 +265,21 @@ TEST(StatsdParserTest, ParsesNumbersStrictly) {
   }
 }
 
-TEST(StatsdParserTest, SplitsPacketIntoNonEmptyLines) {
-  std::vector<std::string_view> lines;
-  ForEachStatsdLine("a:1|c\nb:2|c\r\n\n\r\nc:3|g\n",
-                    [&](std::string_view line) { lines.push_back(line); });
-  EXPECT_THAT(lines, ElementsAre("a:1|c", "b:2|c", "c:3|g"));
+TEST(StatsdParserTest, SplitsPacketIntoNonEmptyLinesWithTheirNumbers) {
+  std::vector<std::pair<std::string_view, uint64_t>> lines;
+  const auto collect = [&](std::string_view line, uint64_t number) {
+    lines.emplace_back(line, number);
+  };
+  ForEachStatsdLine("a:1|c\nb:2|c\r\n\n\r\nc:3|g\n", collect);
+  EXPECT_THAT(lines, ElementsAre(std::pair<std::string_view, uint64_t>{"a:1|c", 1},
+                                 std::pair<std::string_view, uint64_t>{"b:2|c", 2},
+                                 std::pair<std::string_view, uint64_t>{"c:3|g", 5}));
   lines.clear();
-  ForEachStatsdLine("last:1|c", [&](std::string_view line) { lines.push_back(line); });
-  EXPECT_THAT(lines, ElementsAre("last:1|c"));
+  ForEachStatsdLine("last:1|c", collect);
+  EXPECT_THAT(lines, ElementsAre(std::pair<std::string_view, uint64_t>{"last:1|c", 1}));
   lines.clear();
-  ForEachStatsdLine("", [&](std::string_view line) { lines.push_back(line); });
-  ForEachStatsdLine("\n\n", [&](std::string_view line) { lines.push_back(line); });
+  ForEachStatsdLine("", collect);
+  ForEachStatsdLine("\n\n", collect);
   EXPECT_TRUE(lines.empty());
 }
 
