@@ -1,25 +1,128 @@
 #include "storage/series_table.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <span>
 
+#include "absl/container/flat_hash_set.h"
 #include "base/status_macros.h"
 #include "base/str_cat.h"
+#include "storage/epoch.h"
 #include "storage/series_key.h"
 
 namespace metricsgate::storage {
-namespace {
-
-constexpr std::string_view kHistogramSuffixes[] = {"_bucket", "_sum", "_count"};
-constexpr std::string_view kSummarySuffixes[] = {"_sum", "_count"};
-
-}  // namespace
 
 const Buckets& DefaultBuckets() {
   static const Buckets buckets = std::make_shared<const std::vector<double>>(
       std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10});
   return buckets;
+}
+
+struct SeriesTable::Histogram {
+  explicit Histogram(Buckets b);
+  const Buckets bounds;
+  // counts[i] holds the weight of values in (bounds[i-1], bounds[i]]; the last, above all.
+  std::unique_ptr<std::atomic<double>[]> counts;
+  std::atomic<double> sum{0};
+};
+
+// A summary's quantiles over a sliding window, as client_golang's.
+struct SeriesTable::Summary {
+  Summary(std::shared_ptr<const SummarySpec> s, absl::Time now);
+  // Moves the window on to `now`, forgetting the parts older than max_age. REQUIRES: mu held.
+  void Rotate(absl::Time now);
+  const std::shared_ptr<const SummarySpec> spec;
+  std::mutex mu;  // guards the rest
+  std::vector<QuantileSketch> parts;
+  size_t current = 0;
+  absl::Time current_start;
+  double sum = 0;  // since the start, as client_golang
+  double count = 0;
+};
+
+struct SeriesTable::SetMembers {
+  std::mutex mu;  // guards members
+  absl::flat_hash_set<std::string, StringViewHash, StringViewEq> members;
+};
+
+// A series' values, settings and key, in one allocation: the key's bytes follow the struct.
+struct SeriesTable::Series {
+  Series(Kind k, size_t h, std::string_view key) : hash(h), key_size(key.size()), kind(k) {
+    std::memcpy(static_cast<void*>(this + 1), key.data(), key.size());
+  }
+  ~Series();
+  std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+
+  std::atomic<double> value{0};            // counters, gauges; sets: the last interval's count
+  std::atomic<int64_t> last_update_ms{0};  // Unix ms; kept only when ttl_ms > 0
+  int64_t ttl_ms = 0;                      // 0: never expires
+  const size_t hash;
+  void* extra = nullptr;  // Histogram*, Summary* or SetMembers*, by kind
+  const uint32_t key_size;
+  const Kind kind;
+
+  Histogram& histogram() { return *static_cast<Histogram*>(extra); }
+  Summary& summary() { return *static_cast<Summary*>(extra); }
+  SetMembers& set() { return *static_cast<SetMembers*>(extra); }
+};
+
+namespace {
+
+constexpr std::string_view kHistogramSuffixes[] = {"_bucket", "_sum", "_count"};
+constexpr std::string_view kSummarySuffixes[] = {"_sum", "_count"};
+static_assert(sizeof(size_t) == 8, "the shard is taken from the top bits of a 64-bit hash");
+
+}  // namespace
+
+SeriesTable::Series::~Series() {
+  switch (kind) {
+    case Kind::kHistogram:
+      delete &histogram();
+      break;
+    case Kind::kSummary:
+      delete &summary();
+      break;
+    case Kind::kSet:
+      delete &set();
+      break;
+    default:
+      break;
+  }
+}
+
+// One shard's open-addressing array (linear probing). Slots hold null (never used), a series,
+// or the tombstone of a removed one; readers probe until null.
+struct SeriesTable::Index {
+  explicit Index(size_t capacity) : mask(capacity - 1), slots(new std::atomic<Series*>[capacity]) {
+    for (size_t i = 0; i < capacity; ++i) slots[i].store(nullptr, std::memory_order_relaxed);
+  }
+  size_t capacity() const { return mask + 1; }
+  const size_t mask;
+  const std::unique_ptr<std::atomic<Series*>[]> slots;
+};
+
+struct SeriesTable::Shard {
+  std::mutex mu;  // writers: insert, remove, grow
+  std::atomic<Index*> index{new Index(kMinCapacity)};
+  size_t live = 0;      // guarded by mu
+  size_t occupied = 0;  // live + tombstones; guarded by mu
+  static constexpr size_t kMinCapacity = 16;
+};
+
+namespace {
+
+// Never dereferenced: marks a slot whose series was removed.
+template <typename T>
+T* Tombstone() {
+  return reinterpret_cast<T*>(alignof(std::max_align_t));
+}
+}  // namespace
+
+SeriesTable::Histogram::Histogram(Buckets b)
+    : bounds(std::move(b)), counts(new std::atomic<double>[bounds->size() + 1]) {
+  for (size_t i = 0; i <= bounds->size(); ++i) counts[i].store(0, std::memory_order_relaxed);
 }
 
 SeriesTable::Summary::Summary(std::shared_ptr<const SummarySpec> s, absl::Time now)
@@ -40,10 +143,21 @@ void SeriesTable::Summary::Rotate(absl::Time now) {
   }
 }
 
-SeriesTable::Histogram::Histogram(Buckets b)
-    : bounds(std::move(b)), counts(new std::atomic<double>[bounds->size() + 1]) {
-  for (size_t i = 0; i <= bounds->size(); ++i) counts[i].store(0, std::memory_order_relaxed);
+SeriesTable::SeriesTable(size_t max_series, std::function<absl::Time()> clock)
+    : max_series_(max_series), clock_(std::move(clock)), shards_(new Shard[kShards]) {}
+
+SeriesTable::~SeriesTable() {
+  for (size_t s = 0; s < kShards; ++s) {
+    Index* index = shards_[s].index.load(std::memory_order_acquire);
+    for (size_t i = 0; i < index->capacity(); ++i) {
+      Series* series = index->slots[i].load(std::memory_order_relaxed);
+      if (series != nullptr && series != Tombstone<Series>()) DeleteSeries(series);
+    }
+    delete index;
+  }
 }
+
+SeriesTable::Kind SeriesTable::Handle::kind() const { return series_->kind; }
 
 std::string_view SeriesTable::KindName(Kind kind) {
   switch (kind) {
@@ -62,7 +176,7 @@ std::string_view SeriesTable::KindName(Kind kind) {
 }
 
 absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::string_view help) {
-  absl::MutexLock lock(&names_mu_);
+  std::lock_guard lock(names_mu_);
   auto it = names_.find(name);
   if (it != names_.end()) {
     if (it->second.derived) {
@@ -90,40 +204,68 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::strin
       }
     }
     for (std::string_view suffix : suffixes) {
-      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, {}, 0});
+      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, nullptr, 0});
     }
   }
-  names_.emplace(std::string(name),
-                 NameOwner{kind, /*derived=*/false, std::string(help.empty() ? kStatsdHelp : help),
-                           /*series=*/1});
+  if (help.empty()) help = kStatsdHelp;
+  auto interned = helps_.find(help);
+  if (interned == helps_.end()) interned = helps_.emplace(help).first;
+  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false, &*interned, /*series=*/1});
   return absl::OkStatus();
 }
 
-template <typename Update>
-absl::Status SeriesTable::WithSeries(std::string_view key, Kind kind, const SeriesOptions& options,
-                                     Update&& update) {
-  // The high bits pick the shard; the map inside uses the low ones.
-  Shard& shard = shards_[(KeyHash{}(key) >> 48) % kShards];
-  const auto apply = [&](Series& series) {
-    if (series.kind != kind) {
-      return absl::FailedPreconditionError(StrCat("metric \"", SeriesKeyName(key), "\" is a ",
-                                                  KindName(series.kind), "; a ", KindName(kind),
-                                                  " sample cannot update it"));
+void SeriesTable::ReleaseName(std::string_view name, Kind kind) {
+  std::lock_guard lock(names_mu_);
+  auto it = names_.find(name);
+  if (it == names_.end() || --it->second.series > 0) return;
+  names_.erase(it);
+  const std::span<const std::string_view> suffixes =
+      kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
+      : kind == Kind::kSummary ? std::span<const std::string_view>(kSummarySuffixes)
+                               : std::span<const std::string_view>();
+  for (std::string_view suffix : suffixes) names_.erase(StrCat(name, suffix));
+}
+
+SeriesTable::Series* SeriesTable::Find(const Index& index, std::string_view key,
+                                       size_t hash) const {
+  for (size_t i = hash & index.mask;; i = (i + 1) & index.mask) {
+    Series* series = index.slots[i].load(std::memory_order_acquire);
+    if (series == nullptr) return nullptr;
+    if (series != Tombstone<Series>() && series->hash == hash && series->key() == key) {
+      return series;
     }
-    update(series);
-    if (series.ttl_ms > 0) {
-      series.last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
-    }
-    return absl::OkStatus();
-  };
-  {
-    absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.series.find(key);
-    if (it != shard.series.end()) return apply(*it->second);
   }
-  absl::MutexLock lock(&shard.mu);
-  auto it = shard.series.find(key);
-  if (it != shard.series.end()) return apply(*it->second);
+}
+
+namespace {
+
+absl::Status KindConflict(std::string_view key, SeriesTable::Kind held, SeriesTable::Kind wanted) {
+  return absl::FailedPreconditionError(
+      StrCat("metric \"", SeriesKeyName(key), "\" is a ", SeriesTable::KindName(held), "; a ",
+             SeriesTable::KindName(wanted), " sample cannot update it"));
+}
+
+}  // namespace
+
+absl::StatusOr<SeriesTable::Handle> SeriesTable::Resolve(std::string_view key, Kind kind,
+                                                         const SeriesOptions& options) {
+  const size_t hash = StringViewHash{}(key);
+  Shard& shard = shards_[hash >> (64 - kShardBits)];
+  Series* series = Find(*shard.index.load(std::memory_order_acquire), key, hash);
+  if (series == nullptr) return Create(shard, key, hash, kind, options);
+  if (series->kind != kind) return KindConflict(key, series->kind, kind);
+  return Handle(series);
+}
+
+absl::StatusOr<SeriesTable::Handle> SeriesTable::Create(Shard& shard, std::string_view key,
+                                                        size_t hash, Kind kind,
+                                                        const SeriesOptions& options) {
+  std::lock_guard lock(shard.mu);
+  Index* index = shard.index.load(std::memory_order_relaxed);
+  if (Series* series = Find(*index, key, hash); series != nullptr) {  // created meanwhile
+    if (series->kind != kind) return KindConflict(key, series->kind, kind);
+    return Handle(series);
+  }
   // Reserve a place under the cap first, so shards creating at once never pass it together.
   for (size_t held = size_.load(std::memory_order_relaxed);;) {
     if (held >= max_series_) {
@@ -138,175 +280,252 @@ absl::Status SeriesTable::WithSeries(std::string_view key, Kind kind, const Seri
     size_.fetch_sub(1, std::memory_order_relaxed);
     return claimed;
   }
-  auto series = std::make_unique<Series>(kind);
+  void* memory = ::operator new(sizeof(Series) + key.size());
+  auto* series = new (memory) Series(kind, hash, key);
   if (kind == Kind::kHistogram) {
-    series->histogram =
-        std::make_unique<Histogram>(options.buckets ? options.buckets : DefaultBuckets());
+    series->extra = new Histogram(options.buckets ? options.buckets : DefaultBuckets());
   } else if (kind == Kind::kSummary) {
-    series->summary = std::make_unique<Summary>(options.summary, clock_());
+    series->extra = new Summary(options.summary, clock_());
   } else if (kind == Kind::kSet) {
-    series->set = std::make_unique<Set>();
+    series->extra = new SetMembers;
   }
   series->ttl_ms = options.ttl.count();
-  if (series->ttl_ms > 0) any_ttl_.store(true, std::memory_order_relaxed);
-  Series& created = *shard.series.emplace(std::string(key), std::move(series)).first->second;
-  return apply(created);
-}
-
-absl::Status SeriesTable::AddToCounter(std::string_view key, double delta,
-                                       const SeriesOptions& options) {
-  return WithSeries(key, Kind::kCounter, options, [delta](Series& series) {
-    series.value.fetch_add(delta, std::memory_order_relaxed);
-  });
-}
-
-absl::Status SeriesTable::SetGauge(std::string_view key, double value,
-                                   const SeriesOptions& options) {
-  return WithSeries(key, Kind::kGauge, options, [value](Series& series) {
-    series.value.store(value, std::memory_order_relaxed);
-  });
-}
-
-absl::Status SeriesTable::AddToGauge(std::string_view key, double delta,
-                                     const SeriesOptions& options) {
-  return WithSeries(key, Kind::kGauge, options, [delta](Series& series) {
-    series.value.fetch_add(delta, std::memory_order_relaxed);
-  });
-}
-
-absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
-                                  const SeriesOptions& options) {
-  if (options.summary) {
-    return WithSeries(key, Kind::kSummary, options, [&](Series& series) {
-      Summary& summary = *series.summary;
-      absl::MutexLock lock(&summary.mu);
-      summary.Rotate(clock_());
-      summary.parts[summary.current].Add(value, weight);
-      summary.sum += value * weight;
-      summary.count += weight;
-    });
+  if (series->ttl_ms > 0) {
+    series->last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
+    any_ttl_.store(true, std::memory_order_relaxed);
   }
-  return WithSeries(key, Kind::kHistogram, options, [&](Series& series) {
-    Histogram& histogram = *series.histogram;
+  // Keep at least a quarter of the slots null, so probes stay short and always end. Growing
+  // copies the live pointers (dropping tombstones) into a new array that readers pick up with
+  // one load; readers still probing the old one finish there, and it is freed after them.
+  if ((shard.occupied + 1) * 4 > index->capacity() * 3) {
+    size_t capacity = Shard::kMinCapacity;
+    while (capacity < (shard.live + 1) * 2) capacity *= 2;
+    auto* grown = new Index(capacity);
+    for (size_t i = 0; i < index->capacity(); ++i) {
+      Series* held = index->slots[i].load(std::memory_order_relaxed);
+      if (held == nullptr || held == Tombstone<Series>()) continue;
+      size_t j = held->hash & grown->mask;
+      while (grown->slots[j].load(std::memory_order_relaxed) != nullptr) j = (j + 1) & grown->mask;
+      grown->slots[j].store(held, std::memory_order_relaxed);
+    }
+    shard.index.store(grown, std::memory_order_release);
+    EpochDomain::Global().Retire(index);
+    index = grown;
+    shard.occupied = shard.live;
+  }
+  size_t slot = hash & index->mask;
+  for (;; slot = (slot + 1) & index->mask) {
+    Series* held = index->slots[slot].load(std::memory_order_relaxed);
+    if (held == nullptr) {
+      ++shard.occupied;
+      break;
+    }
+    if (held == Tombstone<Series>()) break;
+  }
+  ++shard.live;
+  index->slots[slot].store(series, std::memory_order_release);
+  return Handle(series);
+}
+
+void SeriesTable::Touch(Series& series) {
+  if (series.ttl_ms > 0) {
+    series.last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
+  }
+}
+
+void SeriesTable::Add(Handle handle, double delta) {
+  handle.series_->value.fetch_add(delta, std::memory_order_relaxed);
+  Touch(*handle.series_);
+}
+
+void SeriesTable::Set(Handle handle, double value) {
+  handle.series_->value.store(value, std::memory_order_relaxed);
+  Touch(*handle.series_);
+}
+
+void SeriesTable::Observe(Handle handle, double value, double weight) {
+  Series& series = *handle.series_;
+  if (series.kind == Kind::kSummary) {
+    Summary& summary = series.summary();
+    std::lock_guard lock(summary.mu);
+    summary.Rotate(clock_());
+    summary.parts[summary.current].Add(value, weight);
+    summary.sum += value * weight;
+    summary.count += weight;
+  } else {
+    Histogram& histogram = series.histogram();
     const std::vector<double>& bounds = *histogram.bounds;
     const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
     histogram.counts[index].fetch_add(weight, std::memory_order_relaxed);
     histogram.sum.fetch_add(value * weight, std::memory_order_relaxed);
-  });
+  }
+  Touch(series);
+}
+
+void SeriesTable::AddMember(Handle handle, std::string_view member) {
+  SetMembers& set = handle.series_->set();
+  {
+    std::lock_guard lock(set.mu);
+    if (!set.members.contains(member)) set.members.emplace(member);
+  }
+  Touch(*handle.series_);
+}
+
+template <typename Fn>
+absl::Status SeriesTable::Update(std::string_view key, Kind kind, const SeriesOptions& options,
+                                 Fn&& fn) {
+  EpochGuard guard;
+  absl::StatusOr<Handle> handle = Resolve(key, kind, options);
+  if (!handle.ok()) return handle.status();
+  fn(*handle);
+  return absl::OkStatus();
+}
+
+absl::Status SeriesTable::AddToCounter(std::string_view key, double delta,
+                                       const SeriesOptions& options) {
+  return Update(key, Kind::kCounter, options, [&](Handle h) { Add(h, delta); });
+}
+
+absl::Status SeriesTable::SetGauge(std::string_view key, double value,
+                                   const SeriesOptions& options) {
+  return Update(key, Kind::kGauge, options, [&](Handle h) { Set(h, value); });
+}
+
+absl::Status SeriesTable::AddToGauge(std::string_view key, double delta,
+                                     const SeriesOptions& options) {
+  return Update(key, Kind::kGauge, options, [&](Handle h) { Add(h, delta); });
+}
+
+absl::Status SeriesTable::Observe(std::string_view key, double value, double weight,
+                                  const SeriesOptions& options) {
+  return Update(key, options.summary ? Kind::kSummary : Kind::kHistogram, options,
+                [&](Handle h) { Observe(h, value, weight); });
 }
 
 absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member,
                                    const SeriesOptions& options) {
-  return WithSeries(key, Kind::kSet, options, [member](Series& series) {
-    absl::MutexLock lock(&series.set->mu);
-    if (!series.set->members.contains(member)) series.set->members.emplace(std::string(member));
-  });
+  return Update(key, Kind::kSet, options, [&](Handle h) { AddMember(h, member); });
 }
 
-void SeriesTable::ReleaseName(std::string_view name, Kind kind) {
-  absl::MutexLock lock(&names_mu_);
-  auto it = names_.find(name);
-  if (it == names_.end() || --it->second.series > 0) return;
-  names_.erase(it);
-  const std::span<const std::string_view> suffixes =
-      kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
-      : kind == Kind::kSummary ? std::span<const std::string_view>(kSummarySuffixes)
-                               : std::span<const std::string_view>();
-  for (std::string_view suffix : suffixes) names_.erase(StrCat(name, suffix));
+template <typename Fn>
+void SeriesTable::ForEach(Fn&& fn) const {
+  for (size_t s = 0; s < kShards; ++s) {
+    const Index& index = *shards_[s].index.load(std::memory_order_acquire);
+    for (size_t i = 0; i < index.capacity(); ++i) {
+      Series* series = index.slots[i].load(std::memory_order_acquire);
+      if (series != nullptr && series != Tombstone<Series>()) fn(*series);
+    }
+  }
 }
 
 size_t SeriesTable::Expire() {
-  if (!any_ttl_.load(std::memory_order_relaxed)) return 0;
+  EpochDomain& domain = EpochDomain::Global();
+  if (!any_ttl_.load(std::memory_order_relaxed)) {
+    domain.Reclaim();  // arrays left by growing
+    return 0;
+  }
   const int64_t now_ms = absl::ToUnixMillis(clock_());
-  size_t removed = 0;
-  for (Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
-    for (auto it = shard.series.begin(); it != shard.series.end();) {
-      const Series& series = *it->second;
-      if (series.ttl_ms > 0 &&
-          now_ms - series.last_update_ms.load(std::memory_order_relaxed) >= series.ttl_ms) {
-        ReleaseName(SeriesKeyName(it->first), series.kind);
-        shard.series.erase(it++);
-        ++removed;
-      } else {
-        ++it;
+  std::vector<Series*> removed;
+  for (size_t s = 0; s < kShards; ++s) {
+    Shard& shard = shards_[s];
+    std::lock_guard lock(shard.mu);
+    Index& index = *shard.index.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < index.capacity(); ++i) {
+      Series* series = index.slots[i].load(std::memory_order_relaxed);
+      if (series == nullptr || series == Tombstone<Series>() || series->ttl_ms <= 0 ||
+          now_ms - series->last_update_ms.load(std::memory_order_relaxed) < series->ttl_ms) {
+        continue;
       }
+      index.slots[i].store(Tombstone<Series>(), std::memory_order_release);
+      --shard.live;
+      ReleaseName(SeriesKeyName(series->key()), series->kind);
+      removed.push_back(series);
     }
   }
-  size_.fetch_sub(removed, std::memory_order_relaxed);
-  expired_.fetch_add(removed, std::memory_order_relaxed);
-  return removed;
+  if (!removed.empty()) {
+    // Bumped before retiring: a cache that sees the old generation is in a section the
+    // retirement waits for.
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+    for (Series* series : removed) domain.Retire(series, DeleteSeries);
+    size_.fetch_sub(removed.size(), std::memory_order_relaxed);
+    expired_.fetch_add(removed.size(), std::memory_order_relaxed);
+  }
+  domain.Reclaim();
+  return removed.size();
 }
 
 void SeriesTable::EndInterval() {
-  for (Shard& shard : shards_) {
-    absl::ReaderMutexLock lock(&shard.mu);
-    for (auto& [key, series] : shard.series) {
-      if (series->kind != Kind::kSet) continue;
-      absl::MutexLock set_lock(&series->set->mu);
-      series->value.store(static_cast<double>(series->set->members.size()),
-                          std::memory_order_relaxed);
-      series->set->members.clear();
-    }
-  }
+  EpochGuard guard;
+  ForEach([](Series& series) {
+    if (series.kind != Kind::kSet) return;
+    SetMembers& set = series.set();
+    std::lock_guard lock(set.mu);
+    series.value.store(static_cast<double>(set.members.size()), std::memory_order_relaxed);
+    set.members.clear();
+  });
 }
 
 void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
-  absl::flat_hash_map<std::string, size_t, KeyHash, KeyEq> family_index;
+  absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> family_index;
   const auto help_of = [this](std::string_view name) {
-    absl::MutexLock lock(&names_mu_);
+    std::lock_guard lock(names_mu_);
     auto it = names_.find(name);
-    return it == names_.end() ? std::string(kStatsdHelp) : it->second.help;
+    return it == names_.end() || it->second.help == nullptr ? std::string(kStatsdHelp)
+                                                            : *it->second.help;
   };
-  for (const Shard& shard : shards_) {
-    absl::ReaderMutexLock lock(&shard.mu);
-    for (const auto& [key, series] : shard.series) {
-      const std::string_view name = SeriesKeyName(key);
-      auto it = family_index.find(name);
-      if (it == family_index.end()) {
-        it = family_index.emplace(std::string(name), out->size()).first;
-        MetricFamily& family = out->emplace_back();
-        family.name = std::string(name);
-        family.help = help_of(name);
-        family.type = series->kind == Kind::kCounter     ? MetricType::kCounter
-                      : series->kind == Kind::kHistogram ? MetricType::kHistogram
-                      : series->kind == Kind::kSummary   ? MetricType::kSummary
-                                                         : MetricType::kGauge;
-      }
-      Sample& sample = (*out)[it->second].samples.emplace_back();
-      sample.labels = SeriesKeyLabels(key);
-      if (series->kind == Kind::kSummary) {
-        Summary& summary = *series->summary;
-        SummaryValue value;
-        QuantileSketch window;
-        absl::MutexLock summary_lock(&summary.mu);
-        summary.Rotate(clock_());
-        for (const QuantileSketch& part : summary.parts) window.Merge(part);
-        for (double q : summary.spec->quantiles)
-          value.quantiles.emplace_back(q, window.Quantile(q));
-        value.sum = summary.sum;
-        value.count = summary.count;
-        sample.summary = std::move(value);
-        continue;
-      }
-      if (series->kind != Kind::kHistogram) {
-        sample.value = series->value.load(std::memory_order_relaxed);
-        continue;
-      }
-      const Histogram& histogram = *series->histogram;
-      HistogramValue value;
-      double cumulative = 0;
-      for (size_t i = 0; i <= histogram.bounds->size(); ++i) {
-        cumulative += histogram.counts[i].load(std::memory_order_relaxed);
-        value.buckets.emplace_back(i < histogram.bounds->size()
-                                       ? (*histogram.bounds)[i]
-                                       : std::numeric_limits<double>::infinity(),
-                                   cumulative);
-      }
-      value.sum = histogram.sum.load(std::memory_order_relaxed);
-      sample.histogram = std::move(value);
+  EpochGuard guard;
+  ForEach([&](Series& series) {
+    const std::string_view key = series.key();
+    const std::string_view name = SeriesKeyName(key);
+    auto it = family_index.find(name);
+    if (it == family_index.end()) {
+      it = family_index.emplace(std::string(name), out->size()).first;
+      MetricFamily& family = out->emplace_back();
+      family.name = std::string(name);
+      family.help = help_of(name);
+      family.type = series.kind == Kind::kCounter     ? MetricType::kCounter
+                    : series.kind == Kind::kHistogram ? MetricType::kHistogram
+                    : series.kind == Kind::kSummary   ? MetricType::kSummary
+                                                      : MetricType::kGauge;
     }
-  }
+    Sample& sample = (*out)[it->second].samples.emplace_back();
+    sample.labels = SeriesKeyLabels(key);
+    if (series.kind == Kind::kSummary) {
+      Summary& summary = series.summary();
+      SummaryValue value;
+      QuantileSketch window;
+      std::lock_guard summary_lock(summary.mu);
+      summary.Rotate(clock_());
+      for (const QuantileSketch& part : summary.parts) window.Merge(part);
+      for (double q : summary.spec->quantiles) value.quantiles.emplace_back(q, window.Quantile(q));
+      value.sum = summary.sum;
+      value.count = summary.count;
+      sample.summary = std::move(value);
+      return;
+    }
+    if (series.kind != Kind::kHistogram) {
+      sample.value = series.value.load(std::memory_order_relaxed);
+      return;
+    }
+    const Histogram& histogram = series.histogram();
+    HistogramValue value;
+    double cumulative = 0;
+    for (size_t i = 0; i <= histogram.bounds->size(); ++i) {
+      cumulative += histogram.counts[i].load(std::memory_order_relaxed);
+      value.buckets.emplace_back(i < histogram.bounds->size()
+                                     ? (*histogram.bounds)[i]
+                                     : std::numeric_limits<double>::infinity(),
+                                 cumulative);
+    }
+    value.sum = histogram.sum.load(std::memory_order_relaxed);
+    sample.histogram = std::move(value);
+  });
+}
+
+void SeriesTable::DeleteSeries(void* object) {
+  auto* series = static_cast<Series*>(object);
+  series->~Series();
+  ::operator delete(object);
 }
 
 void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {

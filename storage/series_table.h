@@ -1,14 +1,21 @@
 // SeriesTable holds the current state of every StatsD series: counters, gauges, histograms
-// (StatsD timers) and sets, keyed by SeriesKey (name and labels).
+// (StatsD timers), summaries and sets, keyed by SeriesKey (name and labels).
 //
-// Thread safety: every method is safe to call from any thread at once. The table is split into
-// shards; updating a series that exists takes its shard's lock in shared mode and updates the
-// series' atomic values under it (a set or summary takes its own small lock too), so updates of
-// existing series never wait for one another. Creating a series takes its shard's lock
-// exclusively, and the name registry's lock, once. Collect() reads each shard under the shared
-// lock and sees every single value whole (values are std::atomic<double>). Expire() removes
-// series under the exclusive lock, so no update can be using one as it goes. (The lock-free
-// table is issue #4.)
+// Concurrency (see epoch.h for the reclamation protocol):
+// - Reading and updating a series that exists takes no lock. The index is split into 64 shards,
+//   each an open-addressing array of atomic pointers to series, probed without locks inside an
+//   EpochGuard. Values are atomics (a summary or a set takes its own small lock), so a scrape
+//   or a flush reads each value whole and never blocks an update.
+// - Creating a series takes its shard's mutex (and the name registry's, once): creation is rare
+//   next to updates, and a benchmark (BENCHMARKS.md) shows sharded creation keeps up with
+//   the load generator. A shard's array grows by copying the pointers into a larger one,
+//   published with one atomic store; the old array is retired, not freed.
+// - Expire() unlinks a series under its shard's mutex (a tombstone in its slot), bumps
+//   generation(), then retires the series; memory is freed by EpochDomain::Reclaim() once no
+//   reader that might hold it is inside a section.
+// - Handles: Resolve() returns a Handle that callers may keep across sections (the ingester's
+//   per-thread cache) as long as generation() has not changed since they checked it inside the
+//   current section: a removal always bumps it before the series is retired.
 //
 // One name has one kind: a name that holds a counter cannot take a gauge sample, and a
 // histogram `x` also owns `x_bucket`, `x_sum` and `x_count` (a summary `x_sum` and `x_count`),
@@ -22,15 +29,15 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/string_hash.h"
 #include "storage/metric_family.h"
@@ -65,44 +72,68 @@ struct SeriesOptions {
 };
 
 class SeriesTable {
+  struct Series;  // a series' values, key and settings, in one allocation
+
  public:
-  // `clock` tells summaries' windows the time.
   // The default cap on series (--storage.max-series).
   static constexpr size_t kDefaultMaxSeries = 1'000'000;
+
+  // What a series holds.
+  enum class Kind : uint8_t { kCounter, kGauge, kHistogram, kSummary, kSet };
 
   // `clock` tells summaries' windows and TTLs the time. At most `max_series` series are held:
   // an update that would create one more is rejected (kResourceExhausted) and counted, and
   // the series held are unaffected.
   explicit SeriesTable(
       size_t max_series = kDefaultMaxSeries,
-      std::function<absl::Time()> clock = [] { return absl::Now(); })
-      : max_series_(max_series), clock_(std::move(clock)) {}
+      std::function<absl::Time()> clock = [] { return absl::Now(); });
+  ~SeriesTable();
   SeriesTable(const SeriesTable&) = delete;
   SeriesTable& operator=(const SeriesTable&) = delete;
 
-  // Every update below creates its series if it is missing (as `options` say), and returns
-  // kFailedPrecondition, changing nothing, when the key's name is held by another kind of
-  // series, or kResourceExhausted when a new series would pass the cap.
-  // REQUIRES: `key` is an EncodeSeriesKey() key with a valid metric name and label names.
+  // A series, as Resolve() found or made it. Use it only inside an EpochGuard of
+  // EpochDomain::Global(), and across sections only while generation() is unchanged.
+  class Handle {
+   public:
+    Handle() = default;
+    explicit operator bool() const { return series_ != nullptr; }
+    Kind kind() const;
 
-  // Adds `delta` to a counter (new counters start at 0).
-  // REQUIRES: `delta` is finite and >= 0 (the caller rejects decrements).
+   private:
+    friend class SeriesTable;
+    explicit Handle(Series* series) : series_(series) {}
+    Series* series_ = nullptr;
+  };
+
+  // Finds the series `key` of kind `kind`, creating it as `options` say if it is missing.
+  // Returns kFailedPrecondition when the key's name is held by another kind of series, or
+  // kResourceExhausted when a new series would pass the cap. REQUIRES: an EpochGuard is open
+  // on this thread; `key` is an EncodeSeriesKey() key with a valid metric name and label names.
+  absl::StatusOr<Handle> Resolve(std::string_view key, Kind kind, const SeriesOptions& options);
+
+  // Updates of a resolved series. REQUIRES: the handle is valid (see Handle) and of the kind
+  // named: counters and gauges for Add (counters: `delta` finite and >= 0), gauges for Set,
+  // histograms and summaries for Observe (`value` finite, `weight` finite and > 0), sets for
+  // AddMember.
+  void Add(Handle handle, double delta);
+  void Set(Handle handle, double value);
+  void Observe(Handle handle, double value, double weight);
+  void AddMember(Handle handle, std::string_view member);
+
+  // Changes each time a series is removed; a cached Handle is valid only while it is unchanged.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  // One-call updates: each opens a section, resolves `key` and updates it (see Resolve).
   absl::Status AddToCounter(std::string_view key, double delta, const SeriesOptions& options = {});
-
-  // Sets a gauge to `value`.
   absl::Status SetGauge(std::string_view key, double value, const SeriesOptions& options = {});
-
   // Adds `delta` (may be negative) to a gauge; a new gauge starts at 0. This is Etsy statsd's
   // `+N|g` / `-N|g`: it adds to a non-zero gauge and sets otherwise, the same number as
   // 0 + delta.
   absl::Status AddToGauge(std::string_view key, double delta, const SeriesOptions& options = {});
-
   // Records `value` with weight `weight` (1/sample rate) in a histogram, or in a summary when
   // `options.summary` is set. Quantiles come from a QuantileSketch (1% relative error).
-  // REQUIRES: `value` is finite; `weight` is finite and > 0.
   absl::Status Observe(std::string_view key, double value, double weight,
                        const SeriesOptions& options = {});
-
   // Adds `member` to a set. A set is exported as a gauge: the number of distinct members it
   // received in the last completed flush interval (0 before the first one ends).
   absl::Status AddToSet(std::string_view key, std::string_view member,
@@ -112,8 +143,9 @@ class SeriesTable {
   // that ends now, and its members are forgotten.
   void EndInterval();
 
-  // Removes every series whose TTL has passed since its last update, and returns how many.
-  // A name left without series is free again, for any type.
+  // Removes every series whose TTL has passed since its last update, frees the memory of series
+  // no reader can hold any more, and returns how many series it removed. A name left without
+  // series is free again, for any type.
   size_t Expire();
 
   // Number of series held.
@@ -125,75 +157,48 @@ class SeriesTable {
   // Appends the table's own metrics (metricsgate_series).
   void CollectOwnMetrics(std::vector<MetricFamily>* out) const;
 
+  static std::string_view KindName(Kind kind);
+
  private:
-  enum class Kind : uint8_t { kCounter, kGauge, kHistogram, kSummary, kSet };
-  using KeyHash = StringViewHash;
-  using KeyEq = StringViewEq;
-  struct Histogram {
-    explicit Histogram(Buckets b);
-    const Buckets bounds;
-    // counts[i] holds the weight of values in (bounds[i-1], bounds[i]]; the last, above all.
-    std::unique_ptr<std::atomic<double>[]> counts;
-    std::atomic<double> sum{0};
-  };
-  struct Summary {
-    Summary(std::shared_ptr<const SummarySpec> s, absl::Time now);
-    // Moves the window on to `now`, forgetting the parts older than max_age.
-    void Rotate(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-    const std::shared_ptr<const SummarySpec> spec;
-    absl::Mutex mu;
-    std::vector<QuantileSketch> parts ABSL_GUARDED_BY(mu);
-    size_t current ABSL_GUARDED_BY(mu) = 0;
-    absl::Time current_start ABSL_GUARDED_BY(mu);
-    double sum ABSL_GUARDED_BY(mu) = 0;  // since the start, as client_golang
-    double count ABSL_GUARDED_BY(mu) = 0;
-  };
-  struct Set {
-    absl::Mutex mu;
-    absl::flat_hash_set<std::string, KeyHash, KeyEq> members ABSL_GUARDED_BY(mu);
-  };
-  struct Series {
-    explicit Series(Kind k) : kind(k) {}
-    const Kind kind;
-    int64_t ttl_ms = 0;                      // 0: never expires
-    std::atomic<int64_t> last_update_ms{0};  // Unix ms; kept only when ttl_ms > 0
-    std::atomic<double> value{0};            // counters, gauges; sets: the last interval's count
-    std::unique_ptr<Histogram> histogram;    // histograms only
-    std::unique_ptr<Summary> summary;        // summaries only
-    std::unique_ptr<Set> set;                // sets only
-  };
-  struct Shard {
-    mutable absl::Mutex mu;
-    absl::flat_hash_map<std::string, std::unique_ptr<Series>, KeyHash, KeyEq> series
-        ABSL_GUARDED_BY(mu);
-  };
+  struct Histogram;
+  struct Summary;
+  struct SetMembers;
+  struct Index;
+  struct Shard;
+  static void DeleteSeries(void* series);
   // Who holds a metric name: a kind, or (derived) a histogram's _bucket/_sum/_count.
   struct NameOwner {
     Kind kind;
     bool derived;
-    std::string help;
-    size_t series = 0;  // series of this name (not derived)
+    const std::string* help;  // interned in helps_
+    size_t series = 0;        // series of this name (not derived)
   };
-  static constexpr size_t kShards = 16;
+  static constexpr size_t kShardBits = 6;
+  static constexpr size_t kShards = size_t{1} << kShardBits;
 
-  // Calls `update(series)` on the series `key` of kind `kind`, creating it as `options` say if
-  // missing, with its shard's lock held; or returns kFailedPrecondition when the name belongs
-  // to another kind.
-  template <typename Update>
-  absl::Status WithSeries(std::string_view key, Kind kind, const SeriesOptions& options,
-                          Update&& update);
+  Series* Find(const Index& index, std::string_view key, size_t hash) const;
+  absl::StatusOr<Handle> Create(Shard& shard, std::string_view key, size_t hash, Kind kind,
+                                const SeriesOptions& options);
+  void Touch(Series& series);
+  template <typename Fn>
+  absl::Status Update(std::string_view key, Kind kind, const SeriesOptions& options, Fn&& fn);
   // Gives a name back when its last series expires.
   void ReleaseName(std::string_view name, Kind kind);
   // Claims the series' metric name (and a histogram's derived names) for `kind`.
   absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help);
-  static std::string_view KindName(Kind kind);
+  // Calls fn(series) for every series held. REQUIRES: an EpochGuard is open.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const;
 
   const size_t max_series_;
   const std::function<absl::Time()> clock_;
-  std::array<Shard, kShards> shards_;
-  mutable absl::Mutex names_mu_;
-  absl::flat_hash_map<std::string, NameOwner, KeyHash, KeyEq> names_ ABSL_GUARDED_BY(names_mu_);
+  std::unique_ptr<Shard[]> shards_;
+  mutable std::mutex names_mu_;
+  absl::flat_hash_map<std::string, NameOwner, StringViewHash, StringViewEq>
+      names_;                                                             // guarded by names_mu_
+  absl::node_hash_set<std::string, StringViewHash, StringViewEq> helps_;  // guarded by names_mu_
   std::atomic<size_t> size_{0};
+  std::atomic<uint64_t> generation_{0};
   std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
