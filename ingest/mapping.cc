@@ -250,7 +250,7 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
 
   ObserverSettings defaults;
   bool defaults_regex = false;
-  std::chrono::milliseconds default_ttl{0};
+  std::optional<std::chrono::milliseconds> default_ttl;
   if (const YAML::Node node = root["defaults"]) {
     MG_RETURN_IF_ERROR(
         CheckKeys(node, "defaults",
@@ -269,7 +269,8 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
                           Bool(node["glob_disable_ordering"], "glob_disable_ordering"));
     }
     if (node["ttl"]) {
-      MG_ASSIGN_OR_RETURN(default_ttl, Duration(node["ttl"], "ttl"));
+      MG_ASSIGN_OR_RETURN(std::chrono::milliseconds ttl, Duration(node["ttl"], "ttl"));
+      default_ttl = ttl;
     }
   }
 
@@ -344,7 +345,8 @@ absl::StatusOr<std::shared_ptr<const MappingConfig>> MappingConfig::Parse(std::s
       MG_ASSIGN_OR_RETURN(rule.scale, Number(node["scale"], "scale"));
     }
     if (node["ttl"]) {
-      MG_ASSIGN_OR_RETURN(rule.ttl, Duration(node["ttl"], "ttl"));
+      MG_ASSIGN_OR_RETURN(std::chrono::milliseconds ttl, Duration(node["ttl"], "ttl"));
+      rule.ttl = ttl;
     }
     ObserverSettings observer;
     MG_RETURN_IF_ERROR(ReadObserver(node, &observer));

@@ -38,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,8 +70,8 @@ struct MappingRule {
   storage::Buckets buckets;                             // observers, as histograms
   std::shared_ptr<const storage::SummarySpec> summary;  // observers, as summaries
   double scale = 1;
-  std::chrono::milliseconds ttl{0};
-  int line = 0;  // of the rule in the file, 1-based
+  std::optional<std::chrono::milliseconds> ttl;  // unset: the global default (--statsd.ttl)
+  int line = 0;                                  // of the rule in the file, 1-based
 };
 
 class MappingConfig {

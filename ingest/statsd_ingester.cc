@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/string_hash.h"
 #include "ingest/prometheus_name.h"
+#include "storage/epoch.h"
 #include "storage/series_key.h"
 
 namespace metricsgate::ingest {
@@ -55,6 +56,24 @@ struct StatsdIngester::Scratch {
   absl::flat_hash_map<std::string, Mapped, StringViewHash, StringViewEq> cache;
   std::string cache_key;
 
+  // The series each line text resolved to lately, so a known series costs one lookup here
+  // and no escaping, sorting, mapping or shared-table lookup. Keys are the type's letter, the
+  // line's name part, `\xff` (never in UTF-8) and its DogStatsD tags, which together fix the
+  // series (ParsedLine). Entries hold table handles: valid for one ingester's table and mapping
+  // while the table's generation() stays, all checked at the start of each packet.
+  struct Resolved {
+    storage::SeriesTable::Handle handle;  // null: an `action: drop` rule
+    double scale = 1;                     // the rule's, for observers
+    uint32_t reserved_tags = 0;           // the line's tags dropped for a reserved key
+  };
+  uint64_t series_owner = 0;  // the ingester whose entries these are
+  uint64_t series_generation = 0;
+  const MappingConfig* series_mapping = nullptr;
+  absl::flat_hash_map<std::string, Resolved, StringViewHash, StringViewEq> series;
+  std::string series_key;
+  bool labels_ready = false;   // `labels` and `reserved_tags` hold this line's
+  uint32_t reserved_tags = 0;  // this line's tags whose escaped key starts with `__`
+
   // The mapping's result for `sample`, or null when no rule matches.
   const MappingConfig::Result* Map(const std::shared_ptr<const MappingConfig>& mapping,
                                    const StatsdSample& sample) {
@@ -73,7 +92,27 @@ struct StatsdIngester::Scratch {
     }
     return it->second.matched ? &it->second.result : nullptr;
   }
+
+  // Empties the series cache unless it was filled by `owner` with `mapping` at `generation`.
+  void CheckSeriesCache(uint64_t owner, const MappingConfig* mapping, uint64_t generation) {
+    if (series_owner == owner && series_mapping == mapping && series_generation == generation) {
+      return;
+    }
+    series.clear();
+    series_owner = owner;
+    series_mapping = mapping;
+    series_generation = generation;
+  }
 };
+
+namespace {
+std::atomic<uint64_t> next_ingester_id{1};
+}  // namespace
+
+StatsdIngester::StatsdIngester(storage::SeriesTable* table, std::chrono::milliseconds default_ttl)
+    : table_(table),
+      default_ttl_(default_ttl),
+      id_(next_ingester_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
   bad_lines_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
@@ -83,25 +122,56 @@ void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
   }
 }
 
-bool StatsdIngester::Apply(const StatsdSample& sample,
-                           const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
-                           BadLineReason* reason) {
-  storage::SeriesOptions options;
+// Labels from the line's tags: escaped keys, sorted, the last value of a repeated key. A key
+// that escapes to `__...` is reserved for Prometheus' own use: the tag is dropped and counted.
+void StatsdIngester::BuildLabels(Scratch& scratch) {
+  const ParsedLine& parsed = scratch.parsed;
+  scratch.labels_ready = true;
+  scratch.reserved_tags = 0;
+  scratch.labels.clear();
+  if (parsed.tags.empty()) return;
+  scratch.tag_keys.resize(std::max(scratch.tag_keys.size(), parsed.tags.size()));
+  scratch.order.clear();
+  for (size_t i = 0; i < parsed.tags.size(); ++i) {
+    EscapeMetricName(parsed.tags[i].key, &scratch.tag_keys[i]);
+    if (scratch.tag_keys[i].starts_with("__")) {
+      ++scratch.reserved_tags;
+      continue;
+    }
+    scratch.order.push_back(i);
+  }
+  std::stable_sort(scratch.order.begin(), scratch.order.end(),
+                   [&](size_t a, size_t b) { return scratch.tag_keys[a] < scratch.tag_keys[b]; });
+  for (size_t i : scratch.order) {
+    const std::string_view key = scratch.tag_keys[i];
+    if (!scratch.labels.empty() && scratch.labels.back().first == key) {
+      scratch.labels.back().second = parsed.tags[i].value;
+    } else {
+      scratch.labels.emplace_back(key, parsed.tags[i].value);
+    }
+  }
+}
+
+bool StatsdIngester::Resolve(const StatsdSample& sample,
+                             const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
+                             storage::SeriesOptions* options, double* scale, bool* drop,
+                             BadLineReason* reason) {
+  if (!scratch.labels_ready) BuildLabels(scratch);
   const std::vector<storage::LabelView>* labels = &scratch.labels;
-  double scale = 1;
   const MappingConfig::Result* mapped = mapping ? scratch.Map(mapping, sample) : nullptr;
+  options->ttl = default_ttl_;
   if (mapped != nullptr) {
     const MappingRule* rule = mapped->rule;
     if (rule->drop) {
-      mapping_drops_.fetch_add(1, std::memory_order_relaxed);
-      return true;  // dropped on purpose: not a bad line
+      *drop = true;
+      return true;
     }
     EscapeMetricName(mapped->name, &scratch.name);
-    options.help = rule->help;
-    options.buckets = rule->buckets;
-    options.summary = rule->summary;
-    options.ttl = rule->ttl;
-    scale = rule->scale;
+    options->help = rule->help;
+    options->buckets = rule->buckets;
+    options->summary = rule->summary;
+    options->ttl = rule->ttl.value_or(default_ttl_);
+    *scale = rule->scale;
     // Merge the rule's labels (sorted) with the line's (sorted); on a shared key the rule wins,
     // unless it honors the sender's labels.
     scratch.merged.clear();
@@ -125,6 +195,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample,
   } else {
     EscapeMetricName(sample.name, &scratch.name);  // the line is valid UTF-8 already
   }
+  *drop = false;
   if (scratch.name.empty()) {
     *reason = BadLineReason::kEmptyName;  // a rule made an empty name
     return false;
@@ -134,45 +205,105 @@ bool StatsdIngester::Apply(const StatsdSample& sample,
     return false;
   }
   storage::EncodeSeriesKey(scratch.name, labels->data(), labels->size(), &scratch.key);
-  const double weight = 1 / sample.sample_rate;
-  if (!std::isfinite(weight)) {
+  return true;
+}
+
+namespace {
+
+using Kind = storage::SeriesTable::Kind;
+
+// The kind of series a sample updates (a timer's is decided by its rule: see Resolve).
+Kind KindOf(StatsdType type, const storage::SeriesOptions& options) {
+  switch (type) {
+    case StatsdType::kCounter:
+      return Kind::kCounter;
+    case StatsdType::kGauge:
+      return Kind::kGauge;
+    case StatsdType::kSet:
+      return Kind::kSet;
+    default:
+      return options.summary ? Kind::kSummary : Kind::kHistogram;
+  }
+}
+
+// Checks a sample's value; sets `*weight` (1/rate). Returns false with `*reason` if it is bad.
+bool CheckValue(const StatsdSample& sample, double* weight, BadLineReason* reason) {
+  *weight = 1 / sample.sample_rate;
+  if (!std::isfinite(*weight)) {
     *reason = BadLineReason::kValueOutOfRange;
     return false;
   }
-  absl::Status status;
-  switch (sample.type) {
-    case StatsdType::kCounter: {
-      const double delta = sample.value * weight;
-      if (!std::isfinite(delta)) {
-        *reason = BadLineReason::kValueOutOfRange;
-        return false;
-      }
-      if (delta < 0) {
-        *reason = BadLineReason::kIllegalNegativeCounter;
-        return false;
-      }
-      status = table_->AddToCounter(scratch.key, delta, options);
-      break;
+  if (sample.type == StatsdType::kCounter) {
+    const double delta = sample.value * *weight;
+    if (!std::isfinite(delta)) {
+      *reason = BadLineReason::kValueOutOfRange;
+      return false;
     }
+    if (delta < 0) {
+      *reason = BadLineReason::kIllegalNegativeCounter;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool StatsdIngester::Apply(const StatsdSample& sample,
+                           const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
+                           BadLineReason* reason) {
+  scratch.series_key[0] = static_cast<char>('0' + static_cast<int>(sample.type));
+  auto cached = scratch.series.find(scratch.series_key);
+  double weight;
+  if (cached == scratch.series.end()) {
+    storage::SeriesOptions options;
+    Scratch::Resolved resolved;
+    bool drop;
+    if (!Resolve(sample, mapping, scratch, &options, &resolved.scale, &drop, reason)) return false;
+    resolved.reserved_tags = scratch.reserved_tags;
+    if (!drop) {
+      if (!CheckValue(sample, &weight, reason)) return false;  // before creating the series
+      absl::StatusOr<storage::SeriesTable::Handle> handle =
+          table_->Resolve(scratch.key, KindOf(sample.type, options), options);
+      if (!handle.ok()) {
+        *reason = handle.status().code() == absl::StatusCode::kResourceExhausted
+                      ? BadLineReason::kSeriesLimit
+                      : BadLineReason::kTypeConflict;
+        return false;
+      }
+      resolved.handle = *handle;
+    }
+    if (scratch.series.size() >= Scratch::kMaxCached) scratch.series.clear();
+    cached = scratch.series.emplace(scratch.series_key, resolved).first;
+  }
+  const Scratch::Resolved& resolved = cached->second;
+  scratch.reserved_tags = resolved.reserved_tags;  // the same for every sample of the line
+  if (!resolved.handle) {
+    mapping_drops_.fetch_add(1, std::memory_order_relaxed);
+    return true;  // dropped on purpose: not a bad line
+  }
+  if (!CheckValue(sample, &weight, reason)) return false;
+  switch (sample.type) {
+    case StatsdType::kCounter:
+      table_->Add(resolved.handle, sample.value * weight);
+      break;
     case StatsdType::kGauge:  // the sample rate is ignored, as Etsy ignores it
-      status = sample.has_sign ? table_->AddToGauge(scratch.key, sample.value, options)
-                               : table_->SetGauge(scratch.key, sample.value, options);
+      if (sample.has_sign) {
+        table_->Add(resolved.handle, sample.value);
+      } else {
+        table_->Set(resolved.handle, sample.value);
+      }
       break;
     case StatsdType::kTimer:
-      status = table_->Observe(scratch.key, sample.value / 1000 * scale, weight, options);
+      table_->Observe(resolved.handle, sample.value / 1000 * resolved.scale, weight);
       break;
     case StatsdType::kHistogram:
     case StatsdType::kDistribution:
-      status = table_->Observe(scratch.key, sample.value * scale, weight, options);
+      table_->Observe(resolved.handle, sample.value * resolved.scale, weight);
       break;
     case StatsdType::kSet:
-      status = table_->AddToSet(scratch.key, sample.value_text, options);
+      table_->AddMember(resolved.handle, sample.value_text);
       break;
-  }
-  if (!status.ok()) {
-    *reason = status.code() == absl::StatusCode::kResourceExhausted ? BadLineReason::kSeriesLimit
-                                                                    : BadLineReason::kTypeConflict;
-    return false;
   }
   return true;
 }
@@ -181,6 +312,10 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
                                   IngestReport* report) {
   thread_local Scratch scratch;
   const std::shared_ptr<const MappingConfig> mapping = this->mapping();
+  // One read section per packet: the cached handles are checked once here and stay valid to
+  // the end of the packet (storage/epoch.h).
+  storage::EpochGuard guard;
+  scratch.CheckSeriesCache(id_, mapping.get(), table_->generation());
   uint64_t lines = 0;
   uint64_t samples = 0;
   uint64_t tag_errors = 0;
@@ -188,29 +323,8 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     ++lines;
     ParsedLine& parsed = scratch.parsed;
     ParseStatsdLine(line, &parsed);
-    // Labels from the line's tags: escaped keys, sorted, the last value of a repeated key.
-    scratch.tag_keys.resize(std::max(scratch.tag_keys.size(), parsed.tags.size()));
-    scratch.order.clear();
-    for (size_t i = 0; i < parsed.tags.size(); ++i) {
-      EscapeMetricName(parsed.tags[i].key, &scratch.tag_keys[i]);
-      if (scratch.tag_keys[i].starts_with("__")) {
-        ++parsed.tag_errors;  // reserved for Prometheus' own use
-        continue;
-      }
-      scratch.order.push_back(i);
-    }
-    std::stable_sort(scratch.order.begin(), scratch.order.end(),
-                     [&](size_t a, size_t b) { return scratch.tag_keys[a] < scratch.tag_keys[b]; });
-    scratch.labels.clear();
-    for (size_t i : scratch.order) {
-      const std::string_view key = scratch.tag_keys[i];
-      if (!scratch.labels.empty() && scratch.labels.back().first == key) {
-        scratch.labels.back().second = parsed.tags[i].value;
-      } else {
-        scratch.labels.emplace_back(key, parsed.tags[i].value);
-      }
-    }
-    tag_errors += parsed.tag_errors;
+    scratch.labels_ready = false;
+    scratch.reserved_tags = 0;
     bool line_ok = parsed.errors.empty();
     const auto reject = [&](BadLineReason reason) {
       CountBad(reason, line);
@@ -220,14 +334,24 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
       line_ok = false;
     };
     for (BadLineReason reason : parsed.errors) reject(reason);
-    for (const StatsdSample& sample : parsed.samples) {
-      BadLineReason reason;
-      if (Apply(sample, mapping, scratch, &reason)) {
-        ++samples;
-      } else {
-        reject(reason);
+    if (!parsed.samples.empty()) {
+      // The cache key less its first byte, the type, which Apply sets per sample.
+      scratch.series_key.assign(1, '\0');
+      scratch.series_key.append(parsed.name_part);
+      scratch.series_key.push_back('\xff');
+      scratch.series_key.append(parsed.dogstatsd_tags);
+      for (const StatsdSample& sample : parsed.samples) {
+        BadLineReason reason;
+        if (Apply(sample, mapping, scratch, &reason)) {
+          ++samples;
+        } else {
+          reject(reason);
+        }
       }
+    } else if (!parsed.tags.empty()) {
+      BuildLabels(scratch);  // counts reserved keys
     }
+    tag_errors += parsed.tag_errors + scratch.reserved_tags;
     if (report != nullptr && !line_ok) ++report->rejected_lines;
   };
   ForEachStatsdLine(packet, handle_line);

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,8 +54,10 @@ struct IngestReport {
 
 class StatsdIngester {
  public:
-  // `table` must outlive the ingester.
-  explicit StatsdIngester(storage::SeriesTable* table) : table_(table) {}
+  // `table` must outlive the ingester. Series not matched by a mapping rule with a `ttl` (its own
+  // or the mapping's defaults') expire `default_ttl` after their last update; 0: never.
+  explicit StatsdIngester(storage::SeriesTable* table,
+                          std::chrono::milliseconds default_ttl = std::chrono::milliseconds(0));
   StatsdIngester(const StatsdIngester&) = delete;
   StatsdIngester& operator=(const StatsdIngester&) = delete;
 
@@ -81,9 +84,17 @@ class StatsdIngester {
   // Stores one sample; returns false and sets `*reason` if it was dropped.
   bool Apply(const StatsdSample& sample, const std::shared_ptr<const MappingConfig>& mapping,
              Scratch& scratch, BadLineReason* reason);
+  // The series key of `sample` in scratch.key, with its options and scale, or `*drop`; false
+  // and `*reason` for a name that cannot be stored.
+  bool Resolve(const StatsdSample& sample, const std::shared_ptr<const MappingConfig>& mapping,
+               Scratch& scratch, storage::SeriesOptions* options, double* scale, bool* drop,
+               BadLineReason* reason);
+  static void BuildLabels(Scratch& scratch);
   void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;
+  const std::chrono::milliseconds default_ttl_;
+  const uint64_t id_;  // tells this ingester's entries in the per-thread caches from others'
   std::array<std::atomic<uint64_t>, kStatsdTransportCount> packets_{};
   std::atomic<uint64_t> lines_{0};
   std::atomic<uint64_t> samples_{0};

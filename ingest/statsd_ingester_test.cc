@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace metricsgate::ingest {
@@ -299,6 +300,106 @@ TEST_F(StatsdIngesterTest, EveryBadLineReasonIsExportedFromTheStart) {
     ASSERT_TRUE(own.contains(key)) << key;
     EXPECT_EQ(own[key], 0) << key;
   }
+}
+
+// The per-thread series cache must give exactly what the full path gives: repeated lines,
+// several samples and types per line, tags with reserved keys, drops, a mapping reload.
+TEST_F(StatsdIngesterTest, RepeatedLinesThroughTheSeriesCacheMatchTheFirst) {
+  for (int i = 0; i < 3; ++i) {
+    Send(
+        "hits:1|c|#__bad:x,env:prod\n"
+        "hits:2|c|#env:prod\n"
+        "mixed:1|c:5|g\n"
+        "hits,env=dev:4|c\n"
+        "neg:-1|c\n"
+        "lat:250|ms|@0.5\n");
+  }
+  EXPECT_EQ(Series(), (Values{{"hits{env=dev}", 12},
+                              {"hits{env=prod}", 9},
+                              {"lat_count", 6},
+                              {"lat_sum", 1.5},
+                              {"mixed", 3}}));
+  EXPECT_EQ(TypeOf("mixed"), MetricType::kCounter);
+  // `mixed:…|g` conflicts with the counter each time; `-1|c` is refused each time; the
+  // `__bad` tag is dropped and counted on every line, hit or miss.
+  EXPECT_EQ(Bad("type_conflict"), 3);
+  EXPECT_EQ(Bad("illegal_negative_counter"), 3);
+  EXPECT_EQ(Own().at("metricsgate_statsd_tag_errors_total"), 3);
+  EXPECT_EQ(Own().at("metricsgate_statsd_samples_total"), 15);
+}
+
+TEST_F(StatsdIngesterTest, MappingReloadRenamesSeriesTheCacheHeld) {
+  Send("api.users:1|c");
+  auto mapping = MappingConfig::Parse(R"(
+mappings:
+- match: "api.*"
+  name: "api_total"
+  labels: {endpoint: "$1"}
+)");
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  ingester_.SetMapping(*mapping);
+  Send("api.users:2|c");
+  EXPECT_EQ(Series(), (Values{{"api_total{endpoint=users}", 2}, {"api_users", 1}}));
+}
+
+TEST(StatsdIngesterCacheTest, EachIngesterUpdatesItsOwnTableFromOneThread) {
+  storage::SeriesTable first;
+  storage::SeriesTable second;
+  StatsdIngester a(&first);
+  StatsdIngester b(&second);
+  for (int i = 0; i < 3; ++i) {
+    a.HandlePacket("x:1|c", StatsdTransport::kUdp);
+    b.HandlePacket("x:10|c", StatsdTransport::kUdp);
+  }
+  std::vector<MetricFamily> families;
+  first.Collect(&families);
+  second.Collect(&families);
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].samples.at(0).value, 3);
+  EXPECT_EQ(families[1].samples.at(0).value, 30);
+}
+
+// TTLs: the global default (--statsd.ttl) for unmapped series and rules without a ttl; a
+// rule's own ttl, even 0, wins. An expired series that comes back starts again from 0, which
+// also proves the cached handle was dropped with it.
+TEST(StatsdIngesterTtlTest, DefaultTtlAppliesUnlessTheRuleSetsOne) {
+  absl::Time now = absl::FromUnixSeconds(1'000'000);
+  storage::SeriesTable table(1000, [&] { return now; });
+  StatsdIngester ingester(&table, std::chrono::seconds(10));
+  auto mapping = MappingConfig::Parse(R"(
+mappings:
+- match: "keep.*"
+  name: "kept"
+  ttl: 0s
+- match: "short.*"
+  name: "short"
+  ttl: 2s
+- match: "plain.*"
+  name: "plain"
+)");
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  ingester.SetMapping(*mapping);
+  const auto send = [&] {
+    ingester.HandlePacket("free:1|c\nkeep.a:1|c\nshort.a:1|c\nplain.a:1|c", StatsdTransport::kUdp);
+  };
+  const auto names = [&] {
+    std::vector<MetricFamily> families;
+    table.Collect(&families);
+    std::map<std::string, double> out;
+    for (const MetricFamily& f : families) out[f.name] = f.samples.at(0).value;
+    return out;
+  };
+  send();
+  send();
+  now += absl::Seconds(3);
+  EXPECT_EQ(table.Expire(), 1u);
+  EXPECT_EQ(names(), (std::map<std::string, double>{{"free", 2}, {"kept", 2}, {"plain", 2}}));
+  now += absl::Seconds(7);
+  EXPECT_EQ(table.Expire(), 2u);
+  EXPECT_EQ(names(), (std::map<std::string, double>{{"kept", 2}}));
+  send();
+  EXPECT_EQ(names(),
+            (std::map<std::string, double>{{"free", 1}, {"kept", 3}, {"plain", 1}, {"short", 1}}));
 }
 
 }  // namespace

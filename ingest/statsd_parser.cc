@@ -207,7 +207,8 @@ void ParseStatsdLine(std::string_view line, ParsedLine* out) {
     return;
   }
   const std::string_view rest = line.substr(colon + 1);
-  const std::string_view name = ParseNameTags(line.substr(0, colon), out);
+  out->name_part = line.substr(0, colon);
+  const std::string_view name = ParseNameTags(out->name_part, out);
   // DogStatsD tags apply to every sample of the line; the first `|#` field holds them.
   const size_t dogstatsd = rest.find("|#");
   if (dogstatsd != npos) {
@@ -217,8 +218,8 @@ void ParseStatsdLine(std::string_view line, ParsedLine* out) {
       return;
     }
     const size_t end = rest.find('|', dogstatsd + 2);
-    ParseTagList(rest.substr(dogstatsd + 2, end == npos ? npos : end - dogstatsd - 2), ',', ':',
-                 /*trim_hash=*/true, out);
+    out->dogstatsd_tags = rest.substr(dogstatsd + 2, end == npos ? npos : end - dogstatsd - 2);
+    ParseTagList(out->dogstatsd_tags, ',', ':', /*trim_hash=*/true, out);
   }
   if (name.empty()) {
     out->Clear();

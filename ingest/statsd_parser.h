@@ -83,12 +83,19 @@ struct ParsedLine {
   std::vector<StatsdTag> tags;        // in the order sent; keys may repeat
   uint32_t tag_errors = 0;            // tags dropped: empty, or without a key or value
   std::string name_buffer;            // holds a name with SignalFx tags cut out of its middle
+  // The text that names the line's series, as sent: everything before the first `:` (the name
+  // with any tags in it), and the DogStatsD tags field without its `|#`. Two lines with the
+  // same two texts have the same name and tags.
+  std::string_view name_part;
+  std::string_view dogstatsd_tags;
 
   void Clear() {
     samples.clear();
     errors.clear();
     tags.clear();
     tag_errors = 0;
+    name_part = {};
+    dogstatsd_tags = {};
   }
 };
 

@@ -133,6 +133,14 @@ const std::vector<FlagDef>& Flags() {
          }
          return absl::OkStatus();
        }},
+      {"statsd.ttl", "0",
+       "How long a StatsD series is kept without updates before it is removed (0: for ever). "
+       "A mapping rule's ttl, or the mapping's defaults', takes precedence.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->statsd_ttl, ParseDuration(v));
+         if (c->statsd_ttl.count() < 0) return absl::InvalidArgumentError("must not be negative");
+         return absl::OkStatus();
+       }},
       {"storage.max-series", "1000000",
        "The most series the store holds; new series beyond it are refused and counted "
        "(metricsgate_series_rejected_total), the series held are unaffected.",

@@ -25,7 +25,8 @@ struct Config {
   int statsd_read_buffer = 0;  // SO_RCVBUF bytes; 0: as large as the kernel allows
   int statsd_udp_sockets = 0;  // SO_REUSEPORT sockets on the UDP address; 0: one per core
   std::chrono::milliseconds statsd_tcp_idle_timeout{5 * 60 * 1000};
-  std::string statsd_mapping_config;  // a statsd_exporter mapping file; "" for none
+  std::string statsd_mapping_config;        // a statsd_exporter mapping file; "" for none
+  std::chrono::milliseconds statsd_ttl{0};  // series' TTL unless a mapping rule sets one; 0: never
   size_t storage_max_series = 1'000'000;
   std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;

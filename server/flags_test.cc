@@ -31,6 +31,9 @@ TEST(FlagsTest, DefaultsAreTheProductDefaults) {
             absl::InvalidArgumentError(
                 "invalid value for '--statsd.udp-sockets': not a number from 0 to 256: \"300\""));
   EXPECT_EQ(Parse({"--storage.max-series=5"})->config.storage_max_series, 5u);
+  EXPECT_EQ(Parse({"--statsd.ttl=90s"})->config.statsd_ttl, std::chrono::seconds(90));
+  EXPECT_EQ(Parse({})->config.statsd_ttl, std::chrono::milliseconds(0));
+  EXPECT_FALSE(Parse({"--statsd.ttl=soon"}).ok());
   EXPECT_EQ(Parse({"--storage.max-series=0"}).status(),
             absl::InvalidArgumentError("invalid value for '--storage.max-series': not a number "
                                        "of series above 0: \"0\""));

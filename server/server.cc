@@ -36,7 +36,7 @@ struct Server::Parts {
   const Config config;
   asio::io_context ioc;
   storage::SeriesTable table;
-  ingest::StatsdIngester ingester{&table};
+  ingest::StatsdIngester ingester{&table, config.statsd_ttl};
   // Each null when disabled.
   std::unique_ptr<StatsdDatagramListener> udp;
   std::unique_ptr<StatsdDatagramListener> unixgram;
