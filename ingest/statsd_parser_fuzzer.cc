@@ -34,6 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   metricsgate::ingest::ParsedLine parsed;
   metricsgate::ingest::ForEachStatsdLine(packet, [&](std::string_view line, uint64_t) {
     metricsgate::ingest::ParseStatsdLine(line, &parsed);
+    // The one-pass parser of the common shape agrees with the general one.
+    static metricsgate::ingest::ParsedLine general;
+    metricsgate::ingest::ParseStatsdLineGeneral(line, &general);
+    if (!(parsed == general)) __builtin_trap();
     // Every view the parser hands out points into the line (or the name buffer).
     for (const auto& sample : parsed.samples) {
       if (sample.value_text.data() < line.data() ||

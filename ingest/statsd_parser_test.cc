@@ -210,6 +210,54 @@ TEST(StatsdParserTest, TableOfLines) {
   }
 }
 
+// ParseStatsdLine's one-pass parser of the common shape must agree with the general parser
+// on every line it accepts (and decline the rest): every table line, and variations of it.
+TEST(StatsdParserTest, FastPathAgreesWithTheGeneralParser) {
+  std::vector<std::string> lines;
+  for (const Case& c : kCases) lines.emplace_back(c.line);
+  for (std::string_view extra : {"a:1|c",
+                                 "a:0|c",
+                                 "a:123456789012345|c",
+                                 "a:1234567890123456|c",
+                                 "a:1.5|ms|@0.1",
+                                 "a:1.|g",
+                                 "a:.5|g",
+                                 "a:1|c|#k:v,#x:y,bad",
+                                 "a:1|c|@0.5|#k:v",
+                                 "a:1|c|#k:v|@0.5",
+                                 "a:1|c|@0|#k:v",
+                                 "a:1|c|@-1",
+                                 "a:1|c|@1:2|c",
+                                 "a:1|c|#k:v|#x:y",
+                                 "a:1|s",
+                                 "a:1|h|@2",
+                                 "a:1|d",
+                                 "a:1|c||",
+                                 "a:1|c|",
+                                 "a:1|",
+                                 "a:|c",
+                                 "a::1|c",
+                                 "a.b-c_d:7|ms",
+                                 "a:1|c|T123",
+                                 "a:1|c|c:abc",
+                                 "a:1|cc",
+                                 "a:1|c|#",
+                                 "a:1|c|@",
+                                 "a:07|c"}) {
+    lines.emplace_back(extra);
+  }
+  ParsedLine fast;
+  ParsedLine general;
+  int accepted_by_fast_path = 0;
+  for (const std::string& line : lines) {
+    ParseStatsdLine(line, &fast);
+    ParseStatsdLineGeneral(line, &general);
+    EXPECT_TRUE(fast == general) << "line: " << line;
+    if (fast.errors.empty() && general.samples.size() == 1) ++accepted_by_fast_path;
+  }
+  EXPECT_GE(accepted_by_fast_path, 20);
+}
+
 TEST(StatsdParserTest, ParsesValuesAndSigns) {
   ParsedLine parsed;
   ParseStatsdLine("g:+3.5|g:-2|g:7|g", &parsed);
