@@ -5,14 +5,20 @@
 #define METRICSGATE_BASE_STRING_HASH_H_
 
 #include <cstddef>
-#include <functional>
 #include <string_view>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 
 namespace metricsgate {
 
 struct StringViewHash {
   using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  // abseil's hash: faster than libstdc++'s on short keys, and well mixed in every bit (the
+  // store picks shards from the top bits).
+  size_t operator()(std::string_view text) const {
+    return absl::Hash<absl::string_view>{}(absl::string_view(text.data(), text.size()));
+  }
 };
 
 struct StringViewEq {
