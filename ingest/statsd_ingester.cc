@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/log.h"
 #include "base/string_hash.h"
+#include "ingest/line_cache.h"
 #include "ingest/prometheus_name.h"
 #include "storage/epoch.h"
 #include "storage/series_key.h"
@@ -34,9 +35,17 @@ std::string_view StatsdTransportName(StatsdTransport transport) {
   return "unknown";
 }
 
+// One line of a batch (see Scratch::batch).
+struct StatsdIngester::BatchLine {
+  std::string_view text;
+  uint64_t number = 0;
+  ParsedLine parsed;
+  std::string key;  // the series cache key; its first byte is set per sample's type
+  size_t hash = 0;  // of `key` as it is now
+};
+
 // Per-thread buffers, reused from line to line so the common path does not allocate.
 struct StatsdIngester::Scratch {
-  ParsedLine parsed;
   std::vector<std::string> tag_keys;       // escaped tag keys, by tag index
   std::vector<size_t> order;               // tag indexes sorted by escaped key
   std::vector<storage::LabelView> labels;  // the line's labels, sorted, unique
@@ -69,10 +78,15 @@ struct StatsdIngester::Scratch {
   uint64_t series_owner = 0;  // the ingester whose entries these are
   uint64_t series_generation = 0;
   const MappingConfig* series_mapping = nullptr;
-  absl::flat_hash_map<std::string, Resolved, StringViewHash, StringViewEq> series;
-  std::string series_key;
+  LineCache<Resolved> series{kMaxCached};
   bool labels_ready = false;   // `labels` and `reserved_tags` hold this line's
   uint32_t reserved_tags = 0;  // this line's tags whose escaped key starts with `__`
+
+  // A packet is handled in batches of lines: all parsed first, then their cache slots,
+  // entries and series loaded ahead of use, so the memory latency of one line overlaps the
+  // others' instead of adding up (with 10,000 names most lookups miss the CPU caches).
+  static constexpr size_t kBatchLines = 32;
+  std::array<BatchLine, kBatchLines> batch;
 
   // The mapping's result for `sample`, or null when no rule matches.
   const MappingConfig::Result* Map(const std::shared_ptr<const MappingConfig>& mapping,
@@ -98,7 +112,7 @@ struct StatsdIngester::Scratch {
     if (series_owner == owner && series_mapping == mapping && series_generation == generation) {
       return;
     }
-    series.clear();
+    series.Clear();
     series_owner = owner;
     series_mapping = mapping;
     series_generation = generation;
@@ -124,8 +138,7 @@ void StatsdIngester::CountBad(BadLineReason reason, std::string_view line) {
 
 // Labels from the line's tags: escaped keys, sorted, the last value of a repeated key. A key
 // that escapes to `__...` is reserved for Prometheus' own use: the tag is dropped and counted.
-void StatsdIngester::BuildLabels(Scratch& scratch) {
-  const ParsedLine& parsed = scratch.parsed;
+void StatsdIngester::BuildLabels(const ParsedLine& parsed, Scratch& scratch) {
   scratch.labels_ready = true;
   scratch.reserved_tags = 0;
   scratch.labels.clear();
@@ -152,11 +165,11 @@ void StatsdIngester::BuildLabels(Scratch& scratch) {
   }
 }
 
-bool StatsdIngester::Resolve(const StatsdSample& sample,
+bool StatsdIngester::Resolve(const StatsdSample& sample, const ParsedLine& parsed,
                              const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
                              storage::SeriesOptions* options, double* scale, bool* drop,
                              BadLineReason* reason) {
-  if (!scratch.labels_ready) BuildLabels(scratch);
+  if (!scratch.labels_ready) BuildLabels(parsed, scratch);
   const std::vector<storage::LabelView>* labels = &scratch.labels;
   const MappingConfig::Result* mapped = mapping ? scratch.Map(mapping, sample) : nullptr;
   options->ttl = default_ttl_;
@@ -249,17 +262,26 @@ bool CheckValue(const StatsdSample& sample, double* weight, BadLineReason* reaso
 
 }  // namespace
 
-bool StatsdIngester::Apply(const StatsdSample& sample,
+bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
                            const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
                            BadLineReason* reason) {
-  scratch.series_key[0] = static_cast<char>('0' + static_cast<int>(sample.type));
-  auto cached = scratch.series.find(scratch.series_key);
+  const char type = static_cast<char>('0' + static_cast<int>(sample.type));
+  if (line.key[0] != type) {  // a line with samples of several types
+    line.key[0] = type;
+    line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
+  }
+  const Scratch::Resolved* cached = nullptr;
+  if (auto* entry = scratch.series.Find(line.key, line.hash); entry != nullptr) {
+    cached = &entry->value;
+  }
   double weight;
-  if (cached == scratch.series.end()) {
+  if (cached == nullptr) {
     storage::SeriesOptions options;
     Scratch::Resolved resolved;
     bool drop;
-    if (!Resolve(sample, mapping, scratch, &options, &resolved.scale, &drop, reason)) return false;
+    if (!Resolve(sample, line.parsed, mapping, scratch, &options, &resolved.scale, &drop, reason)) {
+      return false;
+    }
     resolved.reserved_tags = scratch.reserved_tags;
     if (!drop) {
       if (!CheckValue(sample, &weight, reason)) return false;  // before creating the series
@@ -273,10 +295,9 @@ bool StatsdIngester::Apply(const StatsdSample& sample,
       }
       resolved.handle = *handle;
     }
-    if (scratch.series.size() >= Scratch::kMaxCached) scratch.series.clear();
-    cached = scratch.series.emplace(scratch.series_key, resolved).first;
+    cached = &scratch.series.Insert(line.key, line.hash, resolved)->value;
   }
-  const Scratch::Resolved& resolved = cached->second;
+  const Scratch::Resolved& resolved = *cached;
   scratch.reserved_tags = resolved.reserved_tags;  // the same for every sample of the line
   if (!resolved.handle) {
     mapping_drops_.fetch_add(1, std::memory_order_relaxed);
@@ -319,42 +340,69 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
   uint64_t lines = 0;
   uint64_t samples = 0;
   uint64_t tag_errors = 0;
-  const auto handle_line = [&](std::string_view line, uint64_t line_number) {
+  const auto handle_line = [&](BatchLine& line) {
     ++lines;
-    ParsedLine& parsed = scratch.parsed;
-    ParseStatsdLine(line, &parsed);
+    const ParsedLine& parsed = line.parsed;
     scratch.labels_ready = false;
     scratch.reserved_tags = 0;
     bool line_ok = parsed.errors.empty();
     const auto reject = [&](BadLineReason reason) {
-      CountBad(reason, line);
+      CountBad(reason, line.text);
       if (report != nullptr && report->first_errors.size() < report->max_errors) {
-        report->first_errors.push_back({line_number, reason, std::string(line)});
+        report->first_errors.push_back({line.number, reason, std::string(line.text)});
       }
       line_ok = false;
     };
     for (BadLineReason reason : parsed.errors) reject(reason);
-    if (!parsed.samples.empty()) {
-      // The cache key less its first byte, the type, which Apply sets per sample.
-      scratch.series_key.assign(1, '\0');
-      scratch.series_key.append(parsed.name_part);
-      scratch.series_key.push_back('\xff');
-      scratch.series_key.append(parsed.dogstatsd_tags);
-      for (const StatsdSample& sample : parsed.samples) {
-        BadLineReason reason;
-        if (Apply(sample, mapping, scratch, &reason)) {
-          ++samples;
-        } else {
-          reject(reason);
-        }
+    for (const StatsdSample& sample : parsed.samples) {
+      BadLineReason reason;
+      if (Apply(sample, line, mapping, scratch, &reason)) {
+        ++samples;
+      } else {
+        reject(reason);
       }
-    } else if (!parsed.tags.empty()) {
-      BuildLabels(scratch);  // counts reserved keys
     }
+    if (parsed.samples.empty() && !parsed.tags.empty()) BuildLabels(parsed, scratch);
     tag_errors += parsed.tag_errors + scratch.reserved_tags;
     if (report != nullptr && !line_ok) ++report->rejected_lines;
   };
-  ForEachStatsdLine(packet, handle_line);
+  size_t batched = 0;
+  const auto handle_batch = [&] {
+    using Cache = LineCache<Scratch::Resolved>;
+    for (size_t i = 0; i < batched; ++i) {
+      const BatchLine& line = scratch.batch[i];
+      if (line.parsed.samples.empty()) continue;
+      if (const Cache::Entry* entry = scratch.series.Candidate(line.hash); entry != nullptr) {
+        __builtin_prefetch(entry);
+      }
+    }
+    for (size_t i = 0; i < batched; ++i) {
+      const BatchLine& line = scratch.batch[i];
+      if (line.parsed.samples.empty()) continue;
+      if (const Cache::Entry* entry = scratch.series.Candidate(line.hash); entry != nullptr) {
+        entry->value.handle.Prefetch();
+      }
+    }
+    for (size_t i = 0; i < batched; ++i) handle_line(scratch.batch[i]);
+    batched = 0;
+  };
+  ForEachStatsdLine(packet, [&](std::string_view text, uint64_t number) {
+    BatchLine& line = scratch.batch[batched++];
+    line.text = text;
+    line.number = number;
+    ParseStatsdLine(text, &line.parsed);
+    if (!line.parsed.samples.empty()) {
+      // The key as the first sample's type has it; Apply changes the type byte for others.
+      line.key.assign(1, static_cast<char>('0' + static_cast<int>(line.parsed.samples[0].type)));
+      line.key.append(line.parsed.name_part);
+      line.key.push_back('\xff');
+      line.key.append(line.parsed.dogstatsd_tags);
+      line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
+      scratch.series.Prefetch(line.hash);
+    }
+    if (batched == Scratch::kBatchLines) handle_batch();
+  });
+  handle_batch();
   lines_.fetch_add(lines, std::memory_order_release);
   samples_.fetch_add(samples, std::memory_order_relaxed);
   if (tag_errors > 0) tag_errors_.fetch_add(tag_errors, std::memory_order_relaxed);

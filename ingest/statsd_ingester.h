@@ -81,15 +81,17 @@ class StatsdIngester {
 
  private:
   struct Scratch;
+  struct BatchLine;
   // Stores one sample; returns false and sets `*reason` if it was dropped.
-  bool Apply(const StatsdSample& sample, const std::shared_ptr<const MappingConfig>& mapping,
-             Scratch& scratch, BadLineReason* reason);
-  // The series key of `sample` in scratch.key, with its options and scale, or `*drop`; false
-  // and `*reason` for a name that cannot be stored.
-  bool Resolve(const StatsdSample& sample, const std::shared_ptr<const MappingConfig>& mapping,
-               Scratch& scratch, storage::SeriesOptions* options, double* scale, bool* drop,
-               BadLineReason* reason);
-  static void BuildLabels(Scratch& scratch);
+  bool Apply(const StatsdSample& sample, BatchLine& line,
+             const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
+             BadLineReason* reason);
+  // The series key of `sample` (of line `parsed`) in scratch.key, with its options and scale, or
+  // `*drop`; false and `*reason` for a name that cannot be stored.
+  bool Resolve(const StatsdSample& sample, const ParsedLine& parsed,
+               const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
+               storage::SeriesOptions* options, double* scale, bool* drop, BadLineReason* reason);
+  static void BuildLabels(const ParsedLine& parsed, Scratch& scratch);
   void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;
