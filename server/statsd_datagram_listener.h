@@ -2,9 +2,10 @@
 // and hands each one to the StatsdIngester.
 //
 // A UDP listener may have several sockets on one address (SO_REUSEPORT), among which the kernel
-// spreads senders, so several I/O threads receive at once. Each socket's receive loop runs as a
-// coroutine on its own strand: it waits until the socket is readable, then drains it with
-// recvmmsg(2) in batches, walking only the messages received.
+// spreads senders. Each socket has its own receive thread, outside Asio (whose reactor would
+// wake for every datagram): it drains the socket with recvmmsg(2) in batches, walking only the
+// messages received, and while datagrams keep coming it pauses 200 us between drains so each
+// wakeup takes a batch; an idle socket is waited on in poll(2).
 // Datagrams are never truncated (64 KiB buffers). The socket's receive buffer is as large as
 // the kernel allows (net.core.rmem_max) unless --statsd.read-buffer says otherwise, and for UDP
 // the kernel's own drop count (SO_RXQ_OVFL) is read with every datagram and exported as
