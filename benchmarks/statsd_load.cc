@@ -55,6 +55,7 @@ struct Options {
   int steps = 7;  // bisection steps after the first failure
   int cpu_pid = 0;
   int sink_threads = 0;  // 0: one per core
+  int senders = 1;       // sending threads, each with its own socket (source port)
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -109,19 +110,19 @@ Load MakeLoad(const Options& options) {
 }
 
 // Sends `count` packets at `rate` metrics/s (0: flat out) within `seconds`; returns packets sent.
-uint64_t Send(const Options& options, const Load& load, const sockaddr_in& to, uint64_t count,
-              double seconds) {
+uint64_t SendOne(const Options& options, const Load& load, const sockaddr_in& to, uint64_t count,
+                 double seconds, int first_packet) {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) Die(std::string("socket: ") + std::strerror(errno));
   constexpr int kBatch = 32;
   std::vector<mmsghdr> messages(kBatch);
   std::vector<iovec> iovecs(kBatch);
-  const double packets_per_second = options.rate / options.per_packet;
+  const double packets_per_second = options.rate / options.per_packet / options.senders;
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   uint64_t sent = 0;
-  size_t next = 0;
+  size_t next = (load.packets.size() / options.senders) * static_cast<size_t>(first_packet);
   while (sent < count) {
     const Clock::time_point now = Clock::now();
     if (now >= deadline) break;
@@ -154,6 +155,21 @@ uint64_t Send(const Options& options, const Load& load, const sockaddr_in& to, u
   }
   close(fd);
   return sent;
+}
+
+// Sends `count` packets split over options.senders threads; returns packets sent.
+uint64_t Send(const Options& options, const Load& load, const sockaddr_in& to, uint64_t count,
+              double seconds) {
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> sent{0};
+  for (int i = 0; i < options.senders; ++i) {
+    const uint64_t share =
+        count == UINT64_MAX ? count : (count + options.senders - 1) / options.senders;
+    threads.emplace_back(
+        [&, share, i] { sent.fetch_add(SendOne(options, load, to, share, seconds, i)); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return sent.load();
 }
 
 // Reads everything a TCP peer answers to `request` until it closes or, when `until` is not
@@ -386,7 +402,7 @@ void Usage() {
       "usage: statsd_load [--target=HOST:PORT] [--check=prometheus:HOST:PORT|etsy:HOST:PORT|sink]\n"
       "  [--per-packet=20] [--names=10000] [--mix=counters|mixed] [--rate=METRICS_PER_S]\n"
       "  [--duration=SECONDS] [--find-max [--start-rate=250000] [--steps=7] [--max-loss=0.001]]\n"
-      "  [--cpu-pid=PID] [--sink-threads=N]");
+      "  [--cpu-pid=PID] [--sink-threads=N] [--senders=1]");
 }
 
 }  // namespace
@@ -423,6 +439,8 @@ int main(int argc, char** argv) {
       options.max_loss = std::strtod(value.c_str(), nullptr);
     } else if (key == "--cpu-pid") {
       options.cpu_pid = std::atoi(value.c_str());
+    } else if (key == "--senders") {
+      options.senders = std::clamp(std::atoi(value.c_str()), 1, 16);
     } else if (key == "--sink-threads") {
       options.sink_threads = std::atoi(value.c_str());
     } else {

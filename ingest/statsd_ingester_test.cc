@@ -1,8 +1,10 @@
 #include "ingest/statsd_ingester.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -400,6 +402,47 @@ mappings:
   send();
   EXPECT_EQ(names(),
             (std::map<std::string, double>{{"free", 1}, {"kept", 3}, {"plain", 1}, {"short", 1}}));
+}
+
+// Receive threads share names while the sweeper expires them: cached handles must be dropped
+// before their series are freed (run under TSan and ASan in CI). Every sample is counted.
+TEST(StatsdIngesterConcurrencyTest, CachedSeriesSurviveConcurrentExpiry) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  storage::SeriesTable table(storage::SeriesTable::kDefaultMaxSeries,
+                             [&] { return absl::FromUnixMillis(now_ms.load()); });
+  StatsdIngester ingester(&table, std::chrono::milliseconds(3));
+  std::atomic<bool> stop{false};
+  std::thread sweeper([&] {
+    while (!stop.load()) {
+      now_ms.fetch_add(2);
+      table.Expire();
+    }
+  });
+  constexpr int kPackets = 3000;
+  std::vector<std::thread> receivers;
+  for (int t = 0; t < 2; ++t) {
+    receivers.emplace_back([&, t] {
+      for (int i = 0; i < kPackets; ++i) {
+        std::string packet;
+        for (int j = 0; j < 10; ++j) {
+          packet += "shared." + std::to_string((i + j) % 40) + ":1|c\n";
+          packet += "own" + std::to_string(t) + ".t:" + std::to_string(j) + "|ms|#k:v\n";
+        }
+        ingester.HandlePacket(packet, StatsdTransport::kUdp);
+      }
+    });
+  }
+  for (std::thread& receiver : receivers) receiver.join();
+  stop.store(true);
+  sweeper.join();
+  std::vector<MetricFamily> own;
+  ingester.Collect(&own);
+  for (const MetricFamily& f : own) {
+    if (f.name == "metricsgate_statsd_samples_total") {
+      EXPECT_EQ(f.samples.at(0).value, 2 * kPackets * 20);
+    }
+  }
+  EXPECT_LE(table.size(), 42u);
 }
 
 }  // namespace

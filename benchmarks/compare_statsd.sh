@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs the identical StatsD UDP load (benchmarks/statsd_load.cc) against a do-nothing receiver
+# (recvmmsg and discard: the machine's limit), metricsgate and Etsy statsd 0.9.0 (installed
+# from npm into .cache/ on first use) in one run, and prints each loss-free rate (< 0.1% lost)
+# and the ratios, plus metricsgate's CPU time per metric at a fixed rate.
+#
+#   benchmarks/compare_statsd.sh [--duration=2] [--senders=2] [--fixed-rate=3000000]
+#
+# Loopback only; every server is started on free ports and stopped at the end. Etsy statsd runs
+# with a one-hour flush interval so it never resets the counters the tool reads through its
+# admin port: that is its best case (its flush stalls its event loop and loses datagrams).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+duration=2
+senders=2
+fixed_rate=3000000
+for arg in "$@"; do
+  case "$arg" in
+    --duration=*) duration="${arg#*=}" ;;
+    --senders=*) senders="${arg#*=}" ;;
+    --fixed-rate=*) fixed_rate="${arg#*=}" ;;
+    *) echo "usage: $0 [--duration=S] [--senders=N] [--fixed-rate=METRICS_PER_S]" >&2; exit 2 ;;
+  esac
+done
+
+"$root/scripts/install-deps.sh"
+command -v npm >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo;
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq nodejs npm >/dev/null; }
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$root/build" --target metricsgate statsd_load -j "$(nproc)" >/dev/null
+load="$root/build/benchmarks/statsd_load"
+
+etsy_dir="$root/.cache/etsy-statsd-0.9.0"
+if [ ! -f "$etsy_dir/node_modules/statsd/stats.js" ]; then
+  mkdir -p "$etsy_dir"
+  (cd "$etsy_dir" && npm install --no-audit --no-fund --ignore-scripts statsd@0.9.0 >/dev/null)
+fi
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+work="$(mktemp -d)"
+
+# Waits until something listens on TCP port $1.
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2; exit 1
+}
+rate_of() { sed -n 's/^result: loss_free_rate=\([0-9]*\).*/\1/p' "$1"; }
+cpu_of() { sed -n 's/^result: .*cpu_ns_per_metric=\([0-9.]*\).*/\1/p' "$1"; }
+common=(--find-max --duration="$duration" --senders="$senders")
+
+echo "== recvmmsg-and-discard receiver (the machine's limit)"
+"$load" --check=sink --start-rate=1000000 "${common[@]}" | tee "$work/sink"
+
+mg_web=$(free_port); mg_udp=$(free_port)
+"$root/build/server/metricsgate" --web.listen-address="127.0.0.1:$mg_web" \
+  --statsd.listen-udp="127.0.0.1:$mg_udp" --statsd.listen-tcp= --log.level=warn &
+mg_pid=$!; pids+=("$mg_pid")
+wait_port "$mg_web"
+mg=(--target="127.0.0.1:$mg_udp" --check="prometheus:127.0.0.1:$mg_web" --cpu-pid="$mg_pid")
+echo "== metricsgate, counters"
+"$load" "${mg[@]}" --start-rate=1000000 "${common[@]}" | tee "$work/mg_counters"
+echo "== metricsgate, counters/timers/gauges"
+"$load" "${mg[@]}" --mix=mixed --start-rate=500000 "${common[@]}" | tee "$work/mg_mixed"
+echo "== metricsgate, CPU per metric at $fixed_rate metrics/s"
+"$load" "${mg[@]}" --rate="$fixed_rate" --duration=5 --senders="$senders" | tee "$work/mg_cpu_counters"
+"$load" "${mg[@]}" --mix=mixed --rate="$fixed_rate" --duration=5 --senders="$senders" |
+  tee "$work/mg_cpu_mixed"
+
+etsy_udp=$(free_port); etsy_admin=$(free_port)
+cat >"$work/etsy.js" <<EOF
+{ port: $etsy_udp, address: "127.0.0.1", mgmt_port: $etsy_admin, mgmt_address: "127.0.0.1",
+  flushInterval: 3600000, backends: [] }
+EOF
+node "$etsy_dir/node_modules/statsd/stats.js" "$work/etsy.js" >"$work/etsy.log" 2>&1 &
+etsy_pid=$!; pids+=("$etsy_pid")
+wait_port "$etsy_admin"
+etsy=(--target="127.0.0.1:$etsy_udp" --check="etsy:127.0.0.1:$etsy_admin" --cpu-pid="$etsy_pid")
+echo "== Etsy statsd 0.9.0, counters"
+"$load" "${etsy[@]}" --start-rate=20000 "${common[@]}" | tee "$work/etsy_counters"
+echo "== Etsy statsd 0.9.0, counters/timers/gauges"
+"$load" "${etsy[@]}" --mix=mixed --start-rate=10000 "${common[@]}" | tee "$work/etsy_mixed"
+
+sink=$(rate_of "$work/sink")
+mgc=$(rate_of "$work/mg_counters"); mgm=$(rate_of "$work/mg_mixed")
+ec=$(rate_of "$work/etsy_counters"); em=$(rate_of "$work/etsy_mixed")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+echo
+echo "== summary: loss-free metrics/s, 20 metrics per packet, 10000 names, $senders sender(s)"
+printf '%-34s %12s\n' "recvmmsg-and-discard receiver" "$sink"
+printf '%-34s %12s   %s of the receiver limit\n' "metricsgate, counters" "$mgc" "$(ratio "$mgc" "$sink")x"
+printf '%-34s %12s\n' "Etsy statsd 0.9.0, counters" "$ec"
+printf '%-34s %12s\n' "metricsgate, mixed" "$mgm"
+printf '%-34s %12s\n' "Etsy statsd 0.9.0, mixed" "$em"
+echo "metricsgate / Etsy, counters: $(ratio "$mgc" "$ec")x; mixed: $(ratio "$mgm" "$em")x"
+echo "metricsgate CPU per metric at $fixed_rate/s: counters $(cpu_of "$work/mg_cpu_counters") ns," \
+  "mixed $(cpu_of "$work/mg_cpu_mixed") ns"
