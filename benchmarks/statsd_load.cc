@@ -7,6 +7,9 @@
 //   --check=etsy:HOST:PORT        sums the `mgload.c*` counters of Etsy statsd's admin
 //                                 interface (`counters` command; run it with a long flush
 //                                 interval so it does not reset them)
+//   --check=carbon:PORT           listens on 127.0.0.1:PORT as a Graphite plaintext receiver
+//                                 and sums the `stats_counts.mgload.c*` values flushed to it
+//                                 (Etsy statsd with its default 10 s flush; add --settle=11)
 //   --check=sink                  starts its own receiver on an ephemeral loopback port, one
 //                                 SO_REUSEPORT socket per core, that only calls recvmmsg and
 //                                 discards: the physical limit of the machine
@@ -56,6 +59,7 @@ struct Options {
   int cpu_pid = 0;
   int sink_threads = 0;  // 0: one per core
   int senders = 1;       // sending threads, each with its own socket (source port)
+  double settle = 0;     // seconds to keep waiting for counts after sending (flush intervals)
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -196,7 +200,8 @@ std::string Ask(const sockaddr_in& to, const std::string& request, std::string_v
   return answer;
 }
 
-// A receiver that only drains its sockets: recvmmsg, count, discard.
+// A receiver that only drains its sockets: recvmmsg, count, discard; the kernel's receive path
+// and nothing else, the floor under any StatsD server's CPU time per metric.
 class Sink {
  public:
   explicit Sink(int threads) {
@@ -229,6 +234,8 @@ class Sink {
   }
   uint16_t port() const { return port_; }
   uint64_t packets() const { return packets_.load(); }
+  // CPU time its threads spent, user and system.
+  double cpu_seconds() const { return static_cast<double>(cpu_ns_.load()) / 1e9; }
 
  private:
   void Drain(int fd) {
@@ -242,9 +249,17 @@ class Sink {
       messages[i].msg_hdr.msg_iov = &iovecs[i];
       messages[i].msg_hdr.msg_iovlen = 1;
     }
+    int64_t last_cpu = 0;
     while (!stop_.load(std::memory_order_relaxed)) {
       const int n = recvmmsg(fd, messages.data(), kBatch, MSG_WAITFORONE, nullptr);
       if (n > 0) packets_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      timespec cpu;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+      const int64_t now = int64_t{cpu.tv_sec} * 1'000'000'000 + cpu.tv_nsec;
+      cpu_ns_.fetch_add(now - last_cpu, std::memory_order_relaxed);
+      last_cpu = now;
+      // As metricsgate does: while datagrams trickle in, pause so each wakeup takes a batch.
+      if (n > 0 && n < kBatch) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
   uint16_t port_ = 0;
@@ -252,7 +267,76 @@ class Sink {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> packets_{0};
+  std::atomic<int64_t> cpu_ns_{0};
 };
+
+// A Graphite plaintext receiver: sums the values of lines whose name starts with `prefix`.
+class CarbonSink {
+ public:
+  CarbonSink(uint16_t port, std::string prefix) : prefix_(std::move(prefix)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(fd_, 16) != 0) {
+      Die(std::string("carbon sink bind/listen: ") + std::strerror(errno));
+    }
+    timeval timeout{0, 200000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~CarbonSink() {
+    stop_.store(true);
+    thread_.join();
+    close(fd_);
+  }
+  double sum() const { return sum_.load(); }
+
+ private:
+  void Serve() {
+    while (!stop_.load()) {
+      const int client = accept(fd_, nullptr, nullptr);
+      if (client < 0) continue;  // the timeout: check stop_
+      std::string text;
+      char buffer[65536];
+      for (ssize_t n; (n = read(client, buffer, sizeof(buffer))) > 0;) {
+        text.append(buffer, static_cast<size_t>(n));
+      }
+      close(client);
+      double sum = 0;
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with(prefix_)) continue;
+        const size_t space = line.find(' ');
+        if (space != std::string::npos) sum += std::strtod(line.c_str() + space + 1, nullptr);
+      }
+      sum_.store(sum_.load() + sum);
+    }
+  }
+  const std::string prefix_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<double> sum_{0};
+};
+
+double ReadCpuSeconds(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) Die("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // What the receiver has counted so far, in counter increments (each counter line adds 1).
 class Checker {
@@ -267,13 +351,18 @@ class Checker {
     } else if (check.starts_with("prometheus:")) {
       kind_ = Kind::kPrometheus;
       server_ = ParseAddress(check.substr(11));
+    } else if (check.starts_with("carbon:")) {
+      kind_ = Kind::kCarbon;
+      carbon_.emplace(static_cast<uint16_t>(std::atoi(check.c_str() + 7)), "stats_counts.mgload.c");
     } else if (check.starts_with("etsy:")) {
       kind_ = Kind::kEtsy;
       server_ = ParseAddress(check.substr(5));
     } else {
-      Die("--check must be prometheus:HOST:PORT, etsy:HOST:PORT or sink");
+      Die("--check must be prometheus:HOST:PORT, etsy:HOST:PORT, carbon:PORT or sink");
     }
   }
+  // The receiver's CPU seconds so far: the sink's own threads, or process `pid`'s.
+  double CpuSeconds(int pid) const { return sink_ ? sink_->cpu_seconds() : ReadCpuSeconds(pid); }
   std::optional<uint16_t> sink_port() const {
     return sink_ ? std::optional<uint16_t>(sink_->port()) : std::nullopt;
   }
@@ -282,6 +371,7 @@ class Checker {
     if (kind_ == Kind::kSink) {
       return static_cast<double>(sink_->packets()) * load_.counters_per_packet;
     }
+    if (kind_ == Kind::kCarbon) return carbon_->sum();
     if (kind_ == Kind::kPrometheus) {
       return SumCounters(Ask(server_, "GET /metrics HTTP/1.0\r\n\r\n", ""), "mgload_c", ' ');
     }
@@ -289,7 +379,7 @@ class Checker {
   }
 
  private:
-  enum class Kind { kSink, kPrometheus, kEtsy };
+  enum class Kind { kSink, kPrometheus, kEtsy, kCarbon };
   // Sums the numbers after `separator` on lines that start (after spaces) with `prefix`.
   static double SumCounters(const std::string& text, std::string_view prefix, char separator) {
     double sum = 0;
@@ -314,21 +404,8 @@ class Checker {
   Kind kind_;
   sockaddr_in server_{};
   std::optional<Sink> sink_;
+  std::optional<CarbonSink> carbon_;
 };
-
-double CpuSeconds(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) Die("cannot read /proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // Kernel receive-queue drops of every UDP socket bound to `port` (/proc/net/udp).
 uint64_t KernelDrops(uint16_t port) {
@@ -363,7 +440,8 @@ Trial RunTrial(Options options, const Load& load, Checker& checker, const sockad
   options.rate = rate;
   const double before = checker.Counted();
   const uint64_t drops_before = KernelDrops(ntohs(to.sin_port));
-  const double cpu_before = options.cpu_pid > 0 ? CpuSeconds(options.cpu_pid) : 0;
+  const bool measure_cpu = options.cpu_pid > 0 || checker.sink_port();
+  const double cpu_before = measure_cpu ? checker.CpuSeconds(options.cpu_pid) : 0;
   const Clock::time_point start = Clock::now();
   const uint64_t limit =
       rate > 0 ? static_cast<uint64_t>(rate * options.duration / options.per_packet) + 1
@@ -371,9 +449,13 @@ Trial RunTrial(Options options, const Load& load, Checker& checker, const sockad
   const uint64_t packets = Send(options, load, to, limit, options.duration);
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const double expected = static_cast<double>(packets) * load.counters_per_packet;
-  // Wait until the receiver has caught up: its count stops moving (or everything arrived).
+  // Wait until the receiver has caught up: everything arrived, or its count stopped moving
+  // and --settle seconds have passed (a server that only reports at its flush).
+  const Clock::time_point sent_at = Clock::now();
   double counted = checker.Counted() - before;
-  for (int still = 0, polls = 0; counted < expected && still < 3 && polls < 100; ++polls) {
+  for (int still = 0; counted < expected;) {
+    const double waited = std::chrono::duration<double>(Clock::now() - sent_at).count();
+    if ((still >= 3 && waited >= options.settle) || waited > options.settle + 10) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const double now = checker.Counted() - before;
     still = now == counted ? still + 1 : 0;
@@ -386,12 +468,12 @@ Trial RunTrial(Options options, const Load& load, Checker& checker, const sockad
   trial.lost_fraction = expected > 0 ? 1 - counted / expected : 0;
   trial.drops = KernelDrops(ntohs(to.sin_port)) - drops_before;
   trial.cpu_ns_per_metric =
-      options.cpu_pid > 0 ? (CpuSeconds(options.cpu_pid) - cpu_before) * 1e9 / metrics : 0;
+      measure_cpu ? (checker.CpuSeconds(options.cpu_pid) - cpu_before) * 1e9 / metrics : 0;
   std::printf(
       "trial: target_rate=%.0f sent_rate=%.0f sent_metrics=%.0f lost=%.5f kernel_drops=%llu",
       trial.target_rate, trial.sent_rate, metrics, trial.lost_fraction,
       static_cast<unsigned long long>(trial.drops));
-  if (options.cpu_pid > 0) std::printf(" cpu_ns_per_metric=%.1f", trial.cpu_ns_per_metric);
+  if (measure_cpu) std::printf(" cpu_ns_per_metric=%.1f", trial.cpu_ns_per_metric);
   std::printf("\n");
   std::fflush(stdout);
   return trial;
@@ -402,7 +484,8 @@ void Usage() {
       "usage: statsd_load [--target=HOST:PORT] [--check=prometheus:HOST:PORT|etsy:HOST:PORT|sink]\n"
       "  [--per-packet=20] [--names=10000] [--mix=counters|mixed] [--rate=METRICS_PER_S]\n"
       "  [--duration=SECONDS] [--find-max [--start-rate=250000] [--steps=7] [--max-loss=0.001]]\n"
-      "  [--cpu-pid=PID] [--sink-threads=N] [--senders=1]");
+      "  [--cpu-pid=PID] [--sink-threads=N] [--senders=1]\n"
+      "  [--settle=SECONDS]");
 }
 
 }  // namespace
@@ -439,6 +522,8 @@ int main(int argc, char** argv) {
       options.max_loss = std::strtod(value.c_str(), nullptr);
     } else if (key == "--cpu-pid") {
       options.cpu_pid = std::atoi(value.c_str());
+    } else if (key == "--settle") {
+      options.settle = std::clamp(std::strtod(value.c_str(), nullptr), 0.0, 120.0);
     } else if (key == "--senders") {
       options.senders = std::clamp(std::atoi(value.c_str()), 1, 16);
     } else if (key == "--sink-threads") {

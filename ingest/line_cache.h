@@ -1,19 +1,22 @@
 // LineCache: a per-thread map from the text that names a StatsD series (see
-// StatsdIngester) to what it resolved to, laid out so a batch of lookups can overlap their
-// cache misses: Prefetch() each key's slot first, then PrefetchEntry(), then Find().
+// StatsdIngester) to what it resolved to, laid out for a batch of lookups whose memory latency
+// should overlap: Prefetch() each key's slot while parsing, then Candidate() to start loading
+// what the value points to, then Find().
 //
-// Slots hold a key's 64-bit hash and a pointer to its entry (16 bytes; linear probing, at most
-// half full); an entry holds the key's bytes and the value. Not thread-safe: one per thread.
+// Open addressing with linear probing in one array of 64-byte slots (one cache line each):
+// the key's hash, the value and, for keys up to kInlineKey bytes, the key itself, so a hit on
+// a short key touches one cache line. Longer keys live on the heap. At most 3/4 full. Not
+// thread-safe: one per thread.
 #ifndef METRICSGATE_INGEST_LINE_CACHE_H_
 #define METRICSGATE_INGEST_LINE_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string_view>
-#include <vector>
+#include <type_traits>
 
 #include "base/string_hash.h"
 
@@ -21,12 +24,26 @@ namespace metricsgate::ingest {
 
 template <typename Value>
 class LineCache {
+  static_assert(std::is_trivially_copyable_v<Value> && sizeof(Value) <= 32,
+                "values are copied into 64-byte slots");
+
  public:
-  struct Entry {
+  struct alignas(64) Slot {
+    size_t hash;
     Value value;
-    uint32_t size;
-    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), size}; }
+    uint32_t size;  // of the key; kEmpty: the slot is free
+    // The key's bytes when size <= kInlineKey; otherwise a pointer to them.
+    char key[64 - sizeof(size_t) - sizeof(Value) - sizeof(uint32_t)];
+
+    std::string_view key_view() const {
+      if (size <= sizeof(key)) return {key, size};
+      const char* heap;
+      std::memcpy(&heap, key, sizeof(heap));
+      return {heap, size};
+    }
   };
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr size_t kInlineKey = sizeof(Slot::key);
 
   // Holds at most `max_entries`; inserting one more empties it first.
   explicit LineCache(size_t max_entries) : max_entries_(max_entries) { Reset(16); }
@@ -39,74 +56,87 @@ class LineCache {
   // Starts loading the slot where `hash` begins.
   void Prefetch(size_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
 
-  // The entry whose hash is `hash`, if any (likely the key's), so its line can be loaded
-  // before Find() compares the key; null if none.
-  const Entry* Candidate(size_t hash) const {
+  // The first slot whose hash is `hash`, if any (most likely the key's), so what its value
+  // points to can be loaded before Find() compares the key; null if none.
+  const Slot* Candidate(size_t hash) const {
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      if (slots_[i].entry == nullptr || slots_[i].hash == hash) return slots_[i].entry;
+      const Slot& slot = slots_[i];
+      if (slot.size == kEmpty) return nullptr;
+      if (slot.hash == hash) return &slot;
     }
   }
 
-  Entry* Find(std::string_view key, size_t hash) const {
+  Value* Find(std::string_view key, size_t hash) {
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Slot& slot = slots_[i];
-      if (slot.entry == nullptr) return nullptr;
-      if (slot.hash == hash && slot.entry->key() == key) return slot.entry;
+      Slot& slot = slots_[i];
+      if (slot.size == kEmpty) return nullptr;
+      if (slot.hash == hash && slot.key_view() == key) return &slot.value;
     }
   }
 
   // REQUIRES: `key` is not in the cache.
-  Entry* Insert(std::string_view key, size_t hash, const Value& value) {
+  Value* Insert(std::string_view key, size_t hash, const Value& value) {
     if (size_ >= max_entries_) Clear();
-    if ((size_ + 1) * 2 > slots_.size()) Grow();
-    void* memory = ::operator new(sizeof(Entry) + key.size());
-    auto* entry = new (memory) Entry{value, static_cast<uint32_t>(key.size())};
-    std::memcpy(static_cast<void*>(entry + 1), key.data(), key.size());
-    Place(hash, entry);
+    if ((size_ + 1) * 4 > capacity_ * 3) Grow();
+    Slot& slot = Place(hash);
+    slot.value = value;
+    slot.size = static_cast<uint32_t>(key.size());
+    if (key.size() <= kInlineKey) {
+      std::memcpy(slot.key, key.data(), key.size());
+    } else {
+      char* heap = static_cast<char*>(std::malloc(key.size()));
+      std::memcpy(heap, key.data(), key.size());
+      std::memcpy(slot.key, &heap, sizeof(heap));
+    }
     ++size_;
-    return entry;
+    return &slot.value;
   }
 
   void Clear() {
-    for (Slot& slot : slots_) {
-      if (slot.entry != nullptr) Free(slot.entry);
-    }
+    FreeKeys();
     Reset(16);
   }
 
   size_t size() const { return size_; }
 
  private:
-  struct Slot {
-    size_t hash;
-    Entry* entry;
-  };
-  static void Free(Entry* entry) {
-    entry->~Entry();
-    ::operator delete(entry);
+  void FreeKeys() {
+    for (size_t i = 0; i < capacity_; ++i) {
+      const Slot& slot = slots_[i];
+      if (slot.size != kEmpty && slot.size > kInlineKey) {
+        std::free(const_cast<char*>(slot.key_view().data()));
+      }
+    }
   }
   void Reset(size_t capacity) {
-    slots_.assign(capacity, Slot{0, nullptr});
+    slots_.reset(new Slot[capacity]);
+    for (size_t i = 0; i < capacity; ++i) slots_[i].size = kEmpty;
+    capacity_ = capacity;
     mask_ = capacity - 1;
     size_ = 0;
   }
-  void Place(size_t hash, Entry* entry) {
+  Slot& Place(size_t hash) {
     size_t i = hash & mask_;
-    while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
-    slots_[i] = Slot{hash, entry};
+    while (slots_[i].size != kEmpty) i = (i + 1) & mask_;
+    slots_[i].hash = hash;
+    return slots_[i];
   }
   void Grow() {
-    std::vector<Slot> old = std::move(slots_);
+    std::unique_ptr<Slot[]> old = std::move(slots_);
+    const size_t old_capacity = capacity_;
     const size_t size = size_;
-    Reset(old.size() * 2);
+    Reset(old_capacity * 2);
     size_ = size;
-    for (const Slot& slot : old) {
-      if (slot.entry != nullptr) Place(slot.hash, slot.entry);
+    for (size_t i = 0; i < old_capacity; ++i) {
+      if (old[i].size == kEmpty) continue;
+      Slot& slot = Place(old[i].hash);
+      slot = old[i];  // moves a heap key's pointer with it
     }
   }
 
   const size_t max_entries_;
-  std::vector<Slot> slots_;
+  std::unique_ptr<Slot[]> slots_;
+  size_t capacity_ = 0;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

@@ -241,7 +241,7 @@ Kind KindOf(StatsdType type, const storage::SeriesOptions& options) {
 
 // Checks a sample's value; sets `*weight` (1/rate). Returns false with `*reason` if it is bad.
 bool CheckValue(const StatsdSample& sample, double* weight, BadLineReason* reason) {
-  *weight = 1 / sample.sample_rate;
+  *weight = sample.sample_rate == 1 ? 1 : 1 / sample.sample_rate;
   if (!std::isfinite(*weight)) {
     *reason = BadLineReason::kValueOutOfRange;
     return false;
@@ -271,8 +271,8 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
     line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
   }
   const Scratch::Resolved* cached = nullptr;
-  if (auto* entry = scratch.series.Find(line.key, line.hash); entry != nullptr) {
-    cached = &entry->value;
+  if (Scratch::Resolved* found = scratch.series.Find(line.key, line.hash); found != nullptr) {
+    cached = found;
   }
   double weight;
   if (cached == nullptr) {
@@ -295,7 +295,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
       }
       resolved.handle = *handle;
     }
-    cached = &scratch.series.Insert(line.key, line.hash, resolved)->value;
+    cached = scratch.series.Insert(line.key, line.hash, resolved);
   }
   const Scratch::Resolved& resolved = *cached;
   scratch.reserved_tags = resolved.reserved_tags;  // the same for every sample of the line
@@ -368,19 +368,12 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
   };
   size_t batched = 0;
   const auto handle_batch = [&] {
-    using Cache = LineCache<Scratch::Resolved>;
+    // The slots were prefetched while parsing; now start loading the series they point to.
     for (size_t i = 0; i < batched; ++i) {
       const BatchLine& line = scratch.batch[i];
       if (line.parsed.samples.empty()) continue;
-      if (const Cache::Entry* entry = scratch.series.Candidate(line.hash); entry != nullptr) {
-        __builtin_prefetch(entry);
-      }
-    }
-    for (size_t i = 0; i < batched; ++i) {
-      const BatchLine& line = scratch.batch[i];
-      if (line.parsed.samples.empty()) continue;
-      if (const Cache::Entry* entry = scratch.series.Candidate(line.hash); entry != nullptr) {
-        entry->value.handle.Prefetch();
+      if (const auto* slot = scratch.series.Candidate(line.hash); slot != nullptr) {
+        slot->value.handle.Prefetch();
       }
     }
     for (size_t i = 0; i < batched; ++i) handle_line(scratch.batch[i]);
