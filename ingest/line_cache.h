@@ -3,6 +3,10 @@
 // should overlap: Prefetch() each key's slot while parsing, then Candidate() to start loading
 // what the value points to, then Find().
 //
+// A key is a LineKey, three views of the line (type, name part, DogStatsD tags), hashed and
+// compared in place; only Insert() copies it, as `type name \xff tags` (`\xff` is never in
+// UTF-8, so the parts cannot run into each other).
+//
 // Open addressing with linear probing in one array of 64-byte slots (one cache line each):
 // the key's hash, the value and, for keys up to kInlineKey bytes, the key itself, so a hit on
 // a short key touches one cache line. Longer keys live on the heap. At most 3/4 full. Not
@@ -15,12 +19,48 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
-#include "base/string_hash.h"
-
 namespace metricsgate::ingest {
+
+struct LineKey {
+  char type;              // the sample's type, as a character
+  std::string_view name;  // the line's name part
+  std::string_view tags;  // its DogStatsD tags field
+  size_t size() const { return 2 + name.size() + tags.size(); }
+};
+
+namespace line_cache_internal {
+
+inline uint64_t Mix(uint64_t x) {
+  const __uint128_t product = static_cast<__uint128_t>(x) * 0x9E3779B97F4A7C15ull;
+  return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+}
+
+// A fast 64-bit hash of `text` folded into `h`: 8 bytes at a time, the last word overlapping.
+inline uint64_t HashBytes(uint64_t h, std::string_view text) {
+  const char* p = text.data();
+  size_t n = text.size();
+  h = Mix(h ^ n);
+  if (n >= 8) {
+    for (; n > 8; p += 8, n -= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      h = Mix(h ^ word);
+    }
+    uint64_t word;
+    std::memcpy(&word, p + n - 8, 8);
+    return Mix(h ^ word);
+  }
+  uint64_t word = 0;
+  for (size_t i = 0; i < n; ++i)
+    word |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return Mix(h ^ word);
+}
+
+}  // namespace line_cache_internal
 
 template <typename Value>
 class LineCache {
@@ -51,7 +91,11 @@ class LineCache {
   LineCache(const LineCache&) = delete;
   LineCache& operator=(const LineCache&) = delete;
 
-  static size_t Hash(std::string_view key) { return StringViewHash{}(key); }
+  static size_t Hash(const LineKey& key) {
+    uint64_t h = line_cache_internal::HashBytes(static_cast<unsigned char>(key.type), key.name);
+    if (!key.tags.empty()) h = line_cache_internal::HashBytes(h, key.tags);
+    return static_cast<size_t>(h);
+  }
 
   // Starts loading the slot where `hash` begins.
   void Prefetch(size_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
@@ -66,16 +110,22 @@ class LineCache {
     }
   }
 
-  Value* Find(std::string_view key, size_t hash) {
+  Value* Find(const LineKey& key, size_t hash) {
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
       if (slot.size == kEmpty) return nullptr;
-      if (slot.hash == hash && slot.key_view() == key) return &slot.value;
+      if (slot.hash == hash && Equal(slot, key)) return &slot.value;
     }
   }
 
   // REQUIRES: `key` is not in the cache.
-  Value* Insert(std::string_view key, size_t hash, const Value& value) {
+  Value* Insert(const LineKey& parts, size_t hash, const Value& value) {
+    std::string key;
+    key.reserve(parts.size());
+    key.push_back(parts.type);
+    key.append(parts.name);
+    key.push_back('\xff');
+    key.append(parts.tags);
     if (size_ >= max_entries_) Clear();
     if ((size_ + 1) * 4 > capacity_ * 3) Grow();
     Slot& slot = Place(hash);
@@ -100,6 +150,15 @@ class LineCache {
   size_t size() const { return size_; }
 
  private:
+  static bool Equal(const Slot& slot, const LineKey& key) {
+    if (slot.size != key.size()) return false;
+    const std::string_view stored = slot.key_view();
+    const size_t n = key.name.size();
+    return stored[0] == key.type && std::memcmp(stored.data() + 1, key.name.data(), n) == 0 &&
+           stored[1 + n] == '\xff' &&
+           std::memcmp(stored.data() + 2 + n, key.tags.data(), key.tags.size()) == 0;
+  }
+
   void FreeKeys() {
     for (size_t i = 0; i < capacity_; ++i) {
       const Slot& slot = slots_[i];

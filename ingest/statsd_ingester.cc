@@ -40,7 +40,7 @@ struct StatsdIngester::BatchLine {
   std::string_view text;
   uint64_t number = 0;
   ParsedLine parsed;
-  std::string key;  // the series cache key; its first byte is set per sample's type
+  LineKey key;      // the series cache key; its type is set per sample
   size_t hash = 0;  // of `key` as it is now
 };
 
@@ -266,8 +266,8 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
                            const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
                            BadLineReason* reason) {
   const char type = static_cast<char>('0' + static_cast<int>(sample.type));
-  if (line.key[0] != type) {  // a line with samples of several types
-    line.key[0] = type;
+  if (line.key.type != type) {  // a line with samples of several types
+    line.key.type = type;
     line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
   }
   const Scratch::Resolved* cached = nullptr;
@@ -386,10 +386,8 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     ParseStatsdLine(text, &line.parsed);
     if (!line.parsed.samples.empty()) {
       // The key as the first sample's type has it; Apply changes the type byte for others.
-      line.key.assign(1, static_cast<char>('0' + static_cast<int>(line.parsed.samples[0].type)));
-      line.key.append(line.parsed.name_part);
-      line.key.push_back('\xff');
-      line.key.append(line.parsed.dogstatsd_tags);
+      line.key = {static_cast<char>('0' + static_cast<int>(line.parsed.samples[0].type)),
+                  line.parsed.name_part, line.parsed.dogstatsd_tags};
       line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
       scratch.series.Prefetch(line.hash);
     }

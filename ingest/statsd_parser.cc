@@ -146,12 +146,16 @@ const char* FindNameEnd(const char* cur, const char* const end) {
 #ifdef __SSE2__
   // 16 bytes at a time: compare with each marked ASCII byte; bytes >= 0x80 have their top bit.
   // The last block is loaded ending at `end` (overlapping what was checked), never past it.
-  const auto marked = [](const char* at) {
+  const __m128i colon = _mm_set1_epi8(':'), open = _mm_set1_epi8('['), close = _mm_set1_epi8(']'),
+                hash = _mm_set1_epi8('#'), comma = _mm_set1_epi8(','),
+                semicolon = _mm_set1_epi8(';'), bar = _mm_set1_epi8('|');
+  const auto marked = [&](const char* at) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-    const auto eq = [&](char c) { return _mm_cmpeq_epi8(bytes, _mm_set1_epi8(c)); };
-    const __m128i hit =
-        _mm_or_si128(_mm_or_si128(_mm_or_si128(eq(':'), eq('[')), _mm_or_si128(eq(']'), eq('#'))),
-                     _mm_or_si128(_mm_or_si128(eq(','), eq(';')), eq('|')));
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, colon), _mm_cmpeq_epi8(bytes, open)),
+                     _mm_or_si128(_mm_cmpeq_epi8(bytes, close), _mm_cmpeq_epi8(bytes, hash))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, comma), _mm_cmpeq_epi8(bytes, semicolon)),
+                     _mm_cmpeq_epi8(bytes, bar)));
     return static_cast<unsigned>(_mm_movemask_epi8(hit) | _mm_movemask_epi8(bytes));
   };
   if (end - cur >= 16) {
