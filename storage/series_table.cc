@@ -62,6 +62,9 @@ struct SeriesTable::Series {
   void* extra = nullptr;  // Histogram*, Summary* or SetMembers*, by kind
   const uint32_t key_size;
   const Kind kind;
+  // Set by the first update: scrapes skip a series until then, so a new gauge is never seen
+  // at 0 between its creation and its first value.
+  std::atomic<bool> ready{false};
 
   Histogram& histogram() { return *static_cast<Histogram*>(extra); }
   Summary& summary() { return *static_cast<Summary*>(extra); }
@@ -328,6 +331,10 @@ absl::StatusOr<SeriesTable::Handle> SeriesTable::Create(Shard& shard, std::strin
 }
 
 void SeriesTable::Touch(Series& series) {
+  // Release: a scrape that sees the series ready (acquire) sees the update before this.
+  if (!series.ready.load(std::memory_order_relaxed)) {
+    series.ready.store(true, std::memory_order_release);
+  }
   if (series.ttl_ms > 0) {
     series.last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
   }
@@ -413,7 +420,10 @@ void SeriesTable::ForEach(Fn&& fn) const {
     const Index& index = *shards_[s].index.load(std::memory_order_acquire);
     for (size_t i = 0; i < index.capacity(); ++i) {
       Series* series = index.slots[i].load(std::memory_order_acquire);
-      if (series != nullptr && series != Tombstone<Series>()) fn(*series);
+      if (series != nullptr && series != Tombstone<Series>() &&
+          series->ready.load(std::memory_order_acquire)) {
+        fn(*series);
+      }
     }
   }
 }

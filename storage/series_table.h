@@ -6,6 +6,8 @@
 //   each an open-addressing array of atomic pointers to series, probed without locks inside an
 //   EpochGuard. Values are atomics (a summary or a set takes its own small lock), so a scrape
 //   or a flush reads each value whole and never blocks an update.
+// - A new series is published before its first update lands; scrapes skip it until that
+//   update has (Series::ready), so no value is ever seen that was not sent.
 // - Creating a series takes its shard's mutex (and the name registry's, once): creation is rare
 //   next to updates, and a benchmark (BENCHMARKS.md) shows sharded creation keeps up with
 //   the load generator. A shard's array grows by copying the pointers into a larger one,
@@ -188,7 +190,8 @@ class SeriesTable {
   void ReleaseName(std::string_view name, Kind kind);
   // Claims the series' metric name (and a histogram's derived names) for `kind`.
   absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help);
-  // Calls fn(series) for every series held. REQUIRES: an EpochGuard is open.
+  // Calls fn(series) for every series held that has had its first update. REQUIRES: an
+  // EpochGuard is open.
   template <typename Fn>
   void ForEach(Fn&& fn) const;
 

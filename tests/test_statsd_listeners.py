@@ -150,7 +150,8 @@ def test_ipv6_udp_and_tcp():
         mg.send("v6.udp:1|c")
         with socket.create_connection(mg.tcp, timeout=WAIT_TIMEOUT) as sock:
             sock.sendall(b"v6.tcp:2|c\n")
-        samples = wait_for(mg, ("v6_tcp", ()), 2.0)
+        # The two transports are received by different threads: wait for both.
+        samples = wait_for(mg, ("v6_tcp", ()), 2.0, v6_udp=1.0)
         assert samples[("v6_udp", ())] == 1.0
 
 
