@@ -158,6 +158,10 @@ SeriesTable::~SeriesTable() {
     }
     delete index;
   }
+  for (NameOwner* owner : names_) {
+    owner->~NameOwner();
+    ::operator delete(owner);
+  }
 }
 
 SeriesTable::Kind SeriesTable::Handle::kind() const { return series_->kind; }
@@ -178,21 +182,39 @@ std::string_view SeriesTable::KindName(Kind kind) {
   return "unknown";
 }
 
+void SeriesTable::AddName(std::string_view name, Kind kind, bool derived, const std::string* help) {
+  void* memory = ::operator new(sizeof(NameOwner) + name.size());
+  auto* owner = new (memory) NameOwner{kind, derived, static_cast<uint32_t>(name.size()), help,
+                                       derived ? size_t{0} : size_t{1}};
+  std::memcpy(static_cast<void*>(owner + 1), name.data(), name.size());
+  names_.insert(owner);
+}
+
+void SeriesTable::RemoveName(std::string_view name) {
+  auto it = names_.find(name);
+  if (it == names_.end()) return;
+  NameOwner* owner = *it;
+  names_.erase(it);
+  owner->~NameOwner();
+  ::operator delete(owner);
+}
+
 absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::string_view help) {
   std::lock_guard lock(names_mu_);
   auto it = names_.find(name);
   if (it != names_.end()) {
-    if (it->second.derived) {
+    NameOwner& owner = **it;
+    if (owner.derived) {
       return absl::FailedPreconditionError(StrCat("metric \"", name,
                                                   "\" is written by a timer's histogram; a ",
                                                   KindName(kind), " sample cannot take the name"));
     }
-    if (it->second.kind != kind) {
+    if (owner.kind != kind) {
       return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ",
-                                                  KindName(it->second.kind), "; a ", KindName(kind),
+                                                  KindName(owner.kind), "; a ", KindName(kind),
                                                   " sample cannot update it"));
     }
-    ++it->second.series;
+    ++owner.series;
     return absl::OkStatus();  // another label set of a known name
   }
   if (kind == Kind::kHistogram || kind == Kind::kSummary) {
@@ -201,32 +223,32 @@ absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::strin
                                  : std::span<const std::string_view>(kSummarySuffixes);
     for (std::string_view suffix : suffixes) {
       const std::string derived = StrCat(name, suffix);
-      if (names_.contains(derived)) {
+      if (names_.contains(std::string_view(derived))) {
         return absl::FailedPreconditionError(
             StrCat("metric \"", derived, "\" exists; a timer \"", name, "\" would write it too"));
       }
     }
     for (std::string_view suffix : suffixes) {
-      names_.emplace(StrCat(name, suffix), NameOwner{kind, /*derived=*/true, nullptr, 0});
+      AddName(StrCat(name, suffix), kind, /*derived=*/true, nullptr);
     }
   }
   if (help.empty()) help = kStatsdHelp;
   auto interned = helps_.find(help);
   if (interned == helps_.end()) interned = helps_.emplace(help).first;
-  names_.emplace(std::string(name), NameOwner{kind, /*derived=*/false, &*interned, /*series=*/1});
+  AddName(name, kind, /*derived=*/false, &*interned);
   return absl::OkStatus();
 }
 
 void SeriesTable::ReleaseName(std::string_view name, Kind kind) {
   std::lock_guard lock(names_mu_);
   auto it = names_.find(name);
-  if (it == names_.end() || --it->second.series > 0) return;
-  names_.erase(it);
+  if (it == names_.end() || --(*it)->series > 0) return;
+  RemoveName(name);
   const std::span<const std::string_view> suffixes =
       kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
       : kind == Kind::kSummary ? std::span<const std::string_view>(kSummarySuffixes)
                                : std::span<const std::string_view>();
-  for (std::string_view suffix : suffixes) names_.erase(StrCat(name, suffix));
+  for (std::string_view suffix : suffixes) RemoveName(StrCat(name, suffix));
 }
 
 SeriesTable::Series* SeriesTable::Find(const Index& index, std::string_view key,
@@ -480,8 +502,7 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
   const auto help_of = [this](std::string_view name) {
     std::lock_guard lock(names_mu_);
     auto it = names_.find(name);
-    return it == names_.end() || it->second.help == nullptr ? std::string(kStatsdHelp)
-                                                            : *it->second.help;
+    return it == names_.end() || (*it)->help == nullptr ? std::string(kStatsdHelp) : *(*it)->help;
   };
   EpochGuard guard;
   ForEach([&](Series& series) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -171,12 +172,34 @@ class SeriesTable {
   struct Shard;
   static void DeleteSeries(void* series);
   // Who holds a metric name: a kind, or (derived) a histogram's _bucket/_sum/_count.
+  // Who holds a metric name: a kind, or (derived) a histogram's _bucket/_sum/_count. One
+  // allocation with the name's bytes after it, so a name costs its bytes, this and a pointer.
   struct NameOwner {
     Kind kind;
     bool derived;
+    uint32_t size;
     const std::string* help;  // interned in helps_
     size_t series = 0;        // series of this name (not derived)
+    std::string_view name() const { return {reinterpret_cast<const char*>(this + 1), size}; }
   };
+  struct NameOwnerHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return StringViewHash{}(name); }
+    size_t operator()(const NameOwner* owner) const { return (*this)(owner->name()); }
+  };
+  struct NameOwnerEq {
+    using is_transparent = void;
+    static std::string_view View(std::string_view name) { return name; }
+    static std::string_view View(const NameOwner* owner) { return owner->name(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
+  // Adds an owner of `name`. REQUIRES: names_mu_ held; `name` not registered.
+  void AddName(std::string_view name, Kind kind, bool derived, const std::string* help);
+  // Removes the owner of `name`, if any. REQUIRES: names_mu_ held.
+  void RemoveName(std::string_view name);
   static constexpr size_t kShardBits = 6;
   static constexpr size_t kShards = size_t{1} << kShardBits;
 
@@ -199,8 +222,7 @@ class SeriesTable {
   const std::function<absl::Time()> clock_;
   std::unique_ptr<Shard[]> shards_;
   mutable std::mutex names_mu_;
-  absl::flat_hash_map<std::string, NameOwner, StringViewHash, StringViewEq>
-      names_;                                                             // guarded by names_mu_
+  absl::flat_hash_set<NameOwner*, NameOwnerHash, NameOwnerEq> names_;     // guarded by names_mu_
   absl::node_hash_set<std::string, StringViewHash, StringViewEq> helps_;  // guarded by names_mu_
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> generation_{0};
