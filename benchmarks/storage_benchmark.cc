@@ -113,6 +113,27 @@ void BM_MutexMap_AddByKey(benchmark::State& state) {
 }
 BENCHMARK(BM_MutexMap_AddByKey)->ThreadRange(1, 2)->UseRealTime();
 
+// Creating series: each thread creates its own distinct names (the shard mutexes and the name
+// registry's are the shared parts). Items are series created.
+void BM_Store_Create(benchmark::State& state) {
+  constexpr int kPerThread = 200000;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kPerThread; ++i) {
+    keys.push_back("t" + std::to_string(state.thread_index()) + "_series_" + std::to_string(i));
+  }
+  if (state.thread_index() == 0) shared_table = new storage::SeriesTable;
+  for (auto _ : state) {
+    for (const std::string& key : keys) (void)shared_table->AddToCounter(key, 1);
+  }
+  state.SetItemsProcessed(state.iterations() * kPerThread);
+  if (state.thread_index() == 0) delete shared_table;
+}
+BENCHMARK(BM_Store_Create)
+    ->ThreadRange(1, 2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
 // Bytes allocated per counter series beyond its name's bytes, for Arg series with distinct
 // names of about 30 bytes and no labels. Reported as the counter bytes_per_series.
 void BM_Store_MemoryPerSeries(benchmark::State& state) {

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "base/status_macros.h"
 #include "base/str_cat.h"
 #include "storage/epoch.h"
@@ -147,7 +148,10 @@ void SeriesTable::Summary::Rotate(absl::Time now) {
 }
 
 SeriesTable::SeriesTable(size_t max_series, std::function<absl::Time()> clock)
-    : max_series_(max_series), clock_(std::move(clock)), shards_(new Shard[kShards]) {}
+    : max_series_(max_series),
+      clock_(std::move(clock)),
+      shards_(new Shard[kShards]),
+      name_shards_(new NameShard[kShards]) {}
 
 SeriesTable::~SeriesTable() {
   for (size_t s = 0; s < kShards; ++s) {
@@ -158,9 +162,11 @@ SeriesTable::~SeriesTable() {
     }
     delete index;
   }
-  for (NameOwner* owner : names_) {
-    owner->~NameOwner();
-    ::operator delete(owner);
+  for (size_t s = 0; s < kShards; ++s) {
+    for (NameOwner* owner : name_shards_[s].owners) {
+      owner->~NameOwner();
+      ::operator delete(owner);
+    }
   }
 }
 
@@ -182,73 +188,112 @@ std::string_view SeriesTable::KindName(Kind kind) {
   return "unknown";
 }
 
+SeriesTable::NameShard& SeriesTable::NameShardOf(std::string_view name) const {
+  return name_shards_[StringViewHash{}(name) >> (64 - kShardBits)];
+}
+
+class SeriesTable::NameLock {
+ public:
+  NameLock(const SeriesTable& table, std::span<const std::string_view> names) {
+    for (std::string_view name : names) shards_.push_back(&table.NameShardOf(name));
+    std::sort(shards_.begin(), shards_.end());
+    shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
+    for (NameShard* shard : shards_) shard->mu.lock();
+  }
+  ~NameLock() {
+    for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
+  }
+  NameLock(const NameLock&) = delete;
+  NameLock& operator=(const NameLock&) = delete;
+
+ private:
+  absl::InlinedVector<NameShard*, 4> shards_;
+};
+
+SeriesTable::NameOwner* SeriesTable::FindName(std::string_view name) const {
+  const NameShard& shard = NameShardOf(name);
+  auto it = shard.owners.find(name);
+  return it == shard.owners.end() ? nullptr : *it;
+}
+
 void SeriesTable::AddName(std::string_view name, Kind kind, bool derived, const std::string* help) {
   void* memory = ::operator new(sizeof(NameOwner) + name.size());
   auto* owner = new (memory) NameOwner{kind, derived, static_cast<uint32_t>(name.size()), help,
                                        derived ? size_t{0} : size_t{1}};
   std::memcpy(static_cast<void*>(owner + 1), name.data(), name.size());
-  names_.insert(owner);
+  NameShardOf(name).owners.insert(owner);
 }
 
 void SeriesTable::RemoveName(std::string_view name) {
-  auto it = names_.find(name);
-  if (it == names_.end()) return;
+  NameShard& shard = NameShardOf(name);
+  auto it = shard.owners.find(name);
+  if (it == shard.owners.end()) return;
   NameOwner* owner = *it;
-  names_.erase(it);
+  shard.owners.erase(it);
   owner->~NameOwner();
   ::operator delete(owner);
 }
 
+namespace {
+
+// A histogram's or summary's derived names' suffixes; none for other kinds.
+std::span<const std::string_view> DerivedSuffixes(SeriesTable::Kind kind) {
+  if (kind == SeriesTable::Kind::kHistogram) return kHistogramSuffixes;
+  if (kind == SeriesTable::Kind::kSummary) return kSummarySuffixes;
+  return {};
+}
+
+}  // namespace
+
 absl::Status SeriesTable::ClaimName(std::string_view name, Kind kind, std::string_view help) {
-  std::lock_guard lock(names_mu_);
-  auto it = names_.find(name);
-  if (it != names_.end()) {
-    NameOwner& owner = **it;
-    if (owner.derived) {
+  absl::InlinedVector<std::string, 3> derived;
+  for (std::string_view suffix : DerivedSuffixes(kind)) derived.push_back(StrCat(name, suffix));
+  absl::InlinedVector<std::string_view, 4> names = {name};
+  names.insert(names.end(), derived.begin(), derived.end());
+  NameLock lock(*this, names);
+  if (NameOwner* owner = FindName(name); owner != nullptr) {
+    if (owner->derived) {
       return absl::FailedPreconditionError(StrCat("metric \"", name,
                                                   "\" is written by a timer's histogram; a ",
                                                   KindName(kind), " sample cannot take the name"));
     }
-    if (owner.kind != kind) {
+    if (owner->kind != kind) {
       return absl::FailedPreconditionError(StrCat("metric \"", name, "\" is a ",
-                                                  KindName(owner.kind), "; a ", KindName(kind),
+                                                  KindName(owner->kind), "; a ", KindName(kind),
                                                   " sample cannot update it"));
     }
-    ++owner.series;
+    ++owner->series;
     return absl::OkStatus();  // another label set of a known name
   }
-  if (kind == Kind::kHistogram || kind == Kind::kSummary) {
-    const std::span<const std::string_view> suffixes =
-        kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
-                                 : std::span<const std::string_view>(kSummarySuffixes);
-    for (std::string_view suffix : suffixes) {
-      const std::string derived = StrCat(name, suffix);
-      if (names_.contains(std::string_view(derived))) {
-        return absl::FailedPreconditionError(
-            StrCat("metric \"", derived, "\" exists; a timer \"", name, "\" would write it too"));
-      }
-    }
-    for (std::string_view suffix : suffixes) {
-      AddName(StrCat(name, suffix), kind, /*derived=*/true, nullptr);
+  for (const std::string& other : derived) {
+    if (FindName(other) != nullptr) {
+      return absl::FailedPreconditionError(
+          StrCat("metric \"", other, "\" exists; a timer \"", name, "\" would write it too"));
     }
   }
+  for (const std::string& other : derived) AddName(other, kind, /*derived=*/true, nullptr);
   if (help.empty()) help = kStatsdHelp;
-  auto interned = helps_.find(help);
-  if (interned == helps_.end()) interned = helps_.emplace(help).first;
-  AddName(name, kind, /*derived=*/false, &*interned);
+  const std::string* interned;
+  {
+    std::lock_guard helps_lock(helps_mu_);
+    auto it = helps_.find(help);
+    if (it == helps_.end()) it = helps_.emplace(help).first;
+    interned = &*it;
+  }
+  AddName(name, kind, /*derived=*/false, interned);
   return absl::OkStatus();
 }
 
 void SeriesTable::ReleaseName(std::string_view name, Kind kind) {
-  std::lock_guard lock(names_mu_);
-  auto it = names_.find(name);
-  if (it == names_.end() || --(*it)->series > 0) return;
+  absl::InlinedVector<std::string, 3> derived;
+  for (std::string_view suffix : DerivedSuffixes(kind)) derived.push_back(StrCat(name, suffix));
+  absl::InlinedVector<std::string_view, 4> names = {name};
+  names.insert(names.end(), derived.begin(), derived.end());
+  NameLock lock(*this, names);
+  NameOwner* owner = FindName(name);
+  if (owner == nullptr || --owner->series > 0) return;
   RemoveName(name);
-  const std::span<const std::string_view> suffixes =
-      kind == Kind::kHistogram ? std::span<const std::string_view>(kHistogramSuffixes)
-      : kind == Kind::kSummary ? std::span<const std::string_view>(kSummarySuffixes)
-                               : std::span<const std::string_view>();
-  for (std::string_view suffix : suffixes) RemoveName(StrCat(name, suffix));
+  for (const std::string& other : derived) RemoveName(other);
 }
 
 SeriesTable::Series* SeriesTable::Find(const Index& index, std::string_view key,
@@ -500,9 +545,10 @@ void SeriesTable::EndInterval() {
 void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
   absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> family_index;
   const auto help_of = [this](std::string_view name) {
-    std::lock_guard lock(names_mu_);
-    auto it = names_.find(name);
-    return it == names_.end() || (*it)->help == nullptr ? std::string(kStatsdHelp) : *(*it)->help;
+    NameShard& shard = NameShardOf(name);
+    std::lock_guard lock(shard.mu);
+    const NameOwner* owner = FindName(name);
+    return owner == nullptr || owner->help == nullptr ? std::string(kStatsdHelp) : *owner->help;
   };
   EpochGuard guard;
   ForEach([&](Series& series) {

@@ -196,10 +196,21 @@ class SeriesTable {
       return View(a) == View(b);
     }
   };
-  // Adds an owner of `name`. REQUIRES: names_mu_ held; `name` not registered.
+  // The name registry, in shards by the name's hash, each behind its own mutex; a claim locks
+  // the shards of the name and of its derived names, in shard order.
+  struct NameShard {
+    std::mutex mu;
+    absl::flat_hash_set<NameOwner*, NameOwnerHash, NameOwnerEq> owners;  // guarded by mu
+  };
+  NameShard& NameShardOf(std::string_view name) const;
+  // Locks the name shards of `names` (in shard order) for its lifetime.
+  class NameLock;
+  // Adds an owner of `name`. REQUIRES: its shard locked; `name` not registered.
   void AddName(std::string_view name, Kind kind, bool derived, const std::string* help);
-  // Removes the owner of `name`, if any. REQUIRES: names_mu_ held.
+  // Removes the owner of `name`, if any. REQUIRES: its shard locked.
   void RemoveName(std::string_view name);
+  // The owner of `name`, or null. REQUIRES: its shard locked.
+  NameOwner* FindName(std::string_view name) const;
   static constexpr size_t kShardBits = 6;
   static constexpr size_t kShards = size_t{1} << kShardBits;
 
@@ -221,9 +232,9 @@ class SeriesTable {
   const size_t max_series_;
   const std::function<absl::Time()> clock_;
   std::unique_ptr<Shard[]> shards_;
-  mutable std::mutex names_mu_;
-  absl::flat_hash_set<NameOwner*, NameOwnerHash, NameOwnerEq> names_;     // guarded by names_mu_
-  absl::node_hash_set<std::string, StringViewHash, StringViewEq> helps_;  // guarded by names_mu_
+  std::unique_ptr<NameShard[]> name_shards_;
+  std::mutex helps_mu_;
+  absl::node_hash_set<std::string, StringViewHash, StringViewEq> helps_;  // guarded by helps_mu_
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
