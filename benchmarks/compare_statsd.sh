@@ -10,6 +10,9 @@
 # measured twice: with a one-hour flush interval, read through its admin port (its best case:
 # no flush ever stalls its event loop), and as users run it, flushing every 10 s to a Graphite
 # receiver inside the tool that sums what it flushes (trials of 10 s plus a flush).
+# Where Netdata is installed (Debian `netdata`), its StatsD plugin is measured too, alone in a
+# netdata started with every other plugin off; it reports no counts the tool can read, so its
+# loss is the kernel's drop count on its port (`--check=drops`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration=2
@@ -102,6 +105,56 @@ echo "== Etsy statsd 0.9.0, counters, flushing every 10 s (its default)"
   --find-max --duration=10 --settle=11 --senders="$senders" --start-rate=20000 --steps=4 |
   tee "$work/etsy_flush"
 
+nd="n/a"
+if command -v netdata >/dev/null; then
+  nd_web=$(free_port); nd_udp=$(free_port); mkdir -p "$work/nd/cache" "$work/nd/lib" "$work/nd/log"
+  cat >"$work/nd/netdata.conf" <<EOF
+[global]
+    run as user = $(id -un)
+[db]
+    mode = ram
+[directories]
+    cache = $work/nd/cache
+    lib = $work/nd/lib
+    log = $work/nd/log
+[logs]
+    debug log = none
+    error log = $work/nd/log/error.log
+    access log = none
+[web]
+    bind to = 127.0.0.1:$nd_web
+[ml]
+    enabled = no
+[health]
+    enabled = no
+[plugins]
+    enable running new plugins = no
+    proc = no
+    diskspace = no
+    cgroups = no
+    tc = no
+    idlejitter = no
+    timex = no
+    checks = no
+    statsd = yes
+[statsd]
+    enabled = yes
+    bind to = udp:127.0.0.1:$nd_udp
+    threads = $(nproc)
+EOF
+  netdata -D -c "$work/nd/netdata.conf" >"$work/nd/out.log" 2>&1 &
+  nd_pid=$!; pids+=("$nd_pid")
+  wait_port "$nd_web"
+  echo "== Netdata $(netdata -v 2>&1 | head -1), StatsD plugin, counters (loss = kernel drops)"
+  "$load" --target="127.0.0.1:$nd_udp" --check=drops --cpu-pid="$nd_pid" --start-rate=500000 \
+    "${common[@]}" | tee "$work/netdata"
+  "$load" --target="127.0.0.1:$nd_udp" --check=drops --cpu-pid="$nd_pid" --rate="$fixed_rate" \
+    --duration=5 --senders="$senders" | tee "$work/netdata_cpu"
+  nd=$(rate_of "$work/netdata")
+  pkill -P "$nd_pid" 2>/dev/null || true  # its spawn server
+  kill "$nd_pid"; wait "$nd_pid" 2>/dev/null || true
+fi
+
 sink=$(rate_of "$work/sink")
 mgc=$(rate_of "$work/mg_counters"); mgm=$(rate_of "$work/mg_mixed")
 ec=$(rate_of "$work/etsy_counters"); em=$(rate_of "$work/etsy_mixed")
@@ -113,9 +166,12 @@ printf '%-34s %12s\n' "recvmmsg-and-discard receiver" "$sink"
 printf '%-34s %12s   %s of the receiver limit\n' "metricsgate, counters" "$mgc" "$(ratio "$mgc" "$sink")x"
 printf '%-34s %12s\n' "Etsy statsd 0.9.0, counters" "$ec"
 printf '%-34s %12s\n' "Etsy, counters, 10 s flush" "$ef"
+printf '%-34s %12s\n' "Netdata StatsD plugin, counters" "$nd"
 printf '%-34s %12s\n' "metricsgate, mixed" "$mgm"
 printf '%-34s %12s\n' "Etsy statsd 0.9.0, mixed" "$em"
 echo "metricsgate / Etsy, counters: $(ratio "$mgc" "$ec")x (Etsy flushing every 10 s:" \
   "$(ratio "$mgc" "$ef")x); mixed: $(ratio "$mgm" "$em")x"
-echo "metricsgate CPU per metric at $fixed_rate/s: counters $(cpu_of "$work/mg_cpu_counters") ns," \
-  "mixed $(cpu_of "$work/mg_cpu_mixed") ns"
+echo "metricsgate / Netdata, counters: $(ratio "$mgc" "$nd")x"
+echo "CPU per metric at $fixed_rate/s: metricsgate counters $(cpu_of "$work/mg_cpu_counters") ns," \
+  "mixed $(cpu_of "$work/mg_cpu_mixed") ns; Netdata counters" \
+  "$( [ -f "$work/netdata_cpu" ] && cpu_of "$work/netdata_cpu" || echo n/a) ns"

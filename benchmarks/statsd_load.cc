@@ -10,6 +10,9 @@
 //   --check=carbon:PORT           listens on 127.0.0.1:PORT as a Graphite plaintext receiver
 //                                 and sums the `stats_counts.mgload.c*` values flushed to it
 //                                 (Etsy statsd with its default 10 s flush; add --settle=11)
+//   --check=drops                 counts only the kernel's receive-queue drops of the target
+//                                 port (/proc/net/udp): for servers that report no counts
+//                                 (Netdata); it cannot see a loss inside the server
 //   --check=sink                  starts its own receiver on an ephemeral loopback port, one
 //                                 SO_REUSEPORT socket per core, that only calls recvmmsg and
 //                                 discards: the physical limit of the machine
@@ -351,6 +354,8 @@ class Checker {
     } else if (check.starts_with("prometheus:")) {
       kind_ = Kind::kPrometheus;
       server_ = ParseAddress(check.substr(11));
+    } else if (check == "drops") {
+      kind_ = Kind::kDrops;
     } else if (check.starts_with("carbon:")) {
       kind_ = Kind::kCarbon;
       carbon_.emplace(static_cast<uint16_t>(std::atoi(check.c_str() + 7)), "stats_counts.mgload.c");
@@ -358,11 +363,12 @@ class Checker {
       kind_ = Kind::kEtsy;
       server_ = ParseAddress(check.substr(5));
     } else {
-      Die("--check must be prometheus:HOST:PORT, etsy:HOST:PORT, carbon:PORT or sink");
+      Die("--check must be prometheus:HOST:PORT, etsy:HOST:PORT, carbon:PORT, drops or sink");
     }
   }
   // The receiver's CPU seconds so far: the sink's own threads, or process `pid`'s.
   double CpuSeconds(int pid) const { return sink_ ? sink_->cpu_seconds() : ReadCpuSeconds(pid); }
+  bool drops_only() const { return kind_ == Kind::kDrops; }
   std::optional<uint16_t> sink_port() const {
     return sink_ ? std::optional<uint16_t>(sink_->port()) : std::nullopt;
   }
@@ -372,6 +378,7 @@ class Checker {
       return static_cast<double>(sink_->packets()) * load_.counters_per_packet;
     }
     if (kind_ == Kind::kCarbon) return carbon_->sum();
+    if (kind_ == Kind::kDrops) return 0;
     if (kind_ == Kind::kPrometheus) {
       return SumCounters(Ask(server_, "GET /metrics HTTP/1.0\r\n\r\n", ""), "mgload_c", ' ');
     }
@@ -379,7 +386,7 @@ class Checker {
   }
 
  private:
-  enum class Kind { kSink, kPrometheus, kEtsy, kCarbon };
+  enum class Kind { kSink, kPrometheus, kEtsy, kCarbon, kDrops };
   // Sums the numbers after `separator` on lines that start (after spaces) with `prefix`.
   static double SumCounters(const std::string& text, std::string_view prefix, char separator) {
     double sum = 0;
@@ -453,7 +460,12 @@ Trial RunTrial(Options options, const Load& load, Checker& checker, const sockad
   // and --settle seconds have passed (a server that only reports at its flush).
   const Clock::time_point sent_at = Clock::now();
   double counted = checker.Counted() - before;
-  for (int still = 0; counted < expected;) {
+  if (checker.drops_only()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the server drain
+    const uint64_t drops = KernelDrops(ntohs(to.sin_port)) - drops_before;
+    counted = expected - static_cast<double>(drops) * load.counters_per_packet;
+  }
+  for (int still = 0; counted < expected && !checker.drops_only();) {
     const double waited = std::chrono::duration<double>(Clock::now() - sent_at).count();
     if ((still >= 3 && waited >= options.settle) || waited > options.settle + 10) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
