@@ -154,9 +154,9 @@ class LineCache {
     if (slot.size != key.size()) return false;
     const std::string_view stored = slot.key_view();
     const size_t n = key.name.size();
-    return stored[0] == key.type && std::memcmp(stored.data() + 1, key.name.data(), n) == 0 &&
-           stored[1 + n] == '\xff' &&
-           std::memcmp(stored.data() + 2 + n, key.tags.data(), key.tags.size()) == 0;
+    // string_view comparisons: no memcmp with an empty view's null pointer.
+    return stored[0] == key.type && stored.substr(1, n) == key.name && stored[1 + n] == '\xff' &&
+           stored.substr(2 + n) == key.tags;
   }
 
   void FreeKeys() {
