@@ -71,9 +71,10 @@ class LineCache {
   struct alignas(64) Slot {
     size_t hash;
     Value value;
+    // The key's bytes when size <= kInlineKey; otherwise a pointer to them, at an 8-byte
+    // aligned offset (so leak checkers, which scan aligned words, see it).
+    alignas(8) char key[64 - sizeof(size_t) - (sizeof(Value) + 7) / 8 * 8 - sizeof(uint32_t)];
     uint32_t size;  // of the key; kEmpty: the slot is free
-    // The key's bytes when size <= kInlineKey; otherwise a pointer to them.
-    char key[64 - sizeof(size_t) - sizeof(Value) - sizeof(uint32_t)];
 
     std::string_view key_view() const {
       if (size <= sizeof(key)) return {key, size};
@@ -84,6 +85,7 @@ class LineCache {
   };
   static constexpr uint32_t kEmpty = UINT32_MAX;
   static constexpr size_t kInlineKey = sizeof(Slot::key);
+  static_assert(sizeof(Slot) == 64 && offsetof(Slot, key) % 8 == 0);
 
   // Holds at most `max_entries`; inserting one more empties it first.
   explicit LineCache(size_t max_entries) : max_entries_(max_entries) { Reset(16); }
