@@ -27,11 +27,10 @@ for arg in "$@"; do
   esac
 done
 
-"$root/scripts/install-deps.sh"
+source "$root/benchmarks/common.sh"
+build_bench_tools
 command -v npm >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo;
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq nodejs npm >/dev/null; }
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" --target metricsgate statsd_load -j "$(nproc)" >/dev/null
 load="$root/build/benchmarks/statsd_load"
 
 etsy_dir="$root/.cache/etsy-statsd-0.9.0"
@@ -40,20 +39,11 @@ if [ ! -f "$etsy_dir/node_modules/statsd/stats.js" ]; then
   (cd "$etsy_dir" && npm install --no-audit --no-fund --ignore-scripts statsd@0.9.0 >/dev/null)
 fi
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 work="$(mktemp -d)"
 
-# Waits until something listens on TCP port $1.
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2; exit 1
-}
 rate_of() { sed -n 's/^result: loss_free_rate=\([0-9]*\).*/\1/p' "$1"; }
 cpu_of() { sed -n 's/^result: .*cpu_ns_per_metric=\([0-9.]*\).*/\1/p' "$1"; }
 common=(--find-max --duration="$duration" --senders="$senders")

@@ -17,16 +17,14 @@ for arg in "$@"; do
     *) echo "usage: $0 [--seconds=S] [--rate=METRICS_PER_S] [--senders=N]" >&2; exit 2 ;;
   esac
 done
-"$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" --target metricsgate statsd_load -j "$(nproc)" >/dev/null
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$root/benchmarks/common.sh"
+build_bench_tools
 web=$(free_port); udp=$(free_port)
 "$root/build/server/metricsgate" --web.listen-address="127.0.0.1:$web" \
   --statsd.listen-udp="127.0.0.1:$udp" --statsd.listen-tcp= --log.level=warn &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$web") 2>/dev/null && break; sleep 0.1; done
+wait_port "$web"
 "$root/build/benchmarks/statsd_load" --target="127.0.0.1:$udp" --check="prometheus:127.0.0.1:$web" \
   --rate="$rate" --duration="$seconds" --senders="$senders" --cpu-pid="$pid" > "/tmp/soak.$$" &
 load=$!
