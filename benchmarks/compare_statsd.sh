@@ -66,14 +66,20 @@ echo "== metricsgate, CPU per metric at $fixed_rate metrics/s"
 "$load" "${mg[@]}" --mix=mixed --rate="$fixed_rate" --duration=5 --senders="$senders" |
   tee "$work/mg_cpu_mixed"
 
-etsy_udp=$(free_port); etsy_admin=$(free_port)
-cat >"$work/etsy.js" <<EOF
+# Starts Etsy statsd on fresh ports with the config keys in $2 (named $1 in $work); sets
+# etsy_udp, etsy_admin and etsy_pid.
+start_etsy() {
+  etsy_udp=$(free_port); etsy_admin=$(free_port)
+  cat >"$work/$1.js" <<EOF
 { port: $etsy_udp, address: "127.0.0.1", mgmt_port: $etsy_admin, mgmt_address: "127.0.0.1",
-  flushInterval: 3600000, backends: [] }
+  $2 }
 EOF
-node "$etsy_dir/node_modules/statsd/stats.js" "$work/etsy.js" >"$work/etsy.log" 2>&1 &
-etsy_pid=$!; pids+=("$etsy_pid")
-wait_port "$etsy_admin"
+  node "$etsy_dir/node_modules/statsd/stats.js" "$work/$1.js" >"$work/$1.log" 2>&1 &
+  etsy_pid=$!; pids+=("$etsy_pid")
+  wait_port "$etsy_admin"
+}
+
+start_etsy etsy 'flushInterval: 3600000, backends: []'
 etsy=(--target="127.0.0.1:$etsy_udp" --check="etsy:127.0.0.1:$etsy_admin" --cpu-pid="$etsy_pid")
 echo "== Etsy statsd 0.9.0, counters"
 "$load" "${etsy[@]}" --start-rate=20000 "${common[@]}" | tee "$work/etsy_counters"
@@ -81,15 +87,9 @@ echo "== Etsy statsd 0.9.0, counters/timers/gauges"
 "$load" "${etsy[@]}" --mix=mixed --start-rate=10000 "${common[@]}" | tee "$work/etsy_mixed"
 kill "$etsy_pid"; wait "$etsy_pid" 2>/dev/null || true
 
-etsy_udp=$(free_port); etsy_admin=$(free_port); carbon=$(free_port)
-cat >"$work/etsy_flush.js" <<EOF
-{ port: $etsy_udp, address: "127.0.0.1", mgmt_port: $etsy_admin, mgmt_address: "127.0.0.1",
-  flushInterval: 10000, backends: ["./backends/graphite"], graphiteHost: "127.0.0.1",
-  graphitePort: $carbon }
-EOF
-node "$etsy_dir/node_modules/statsd/stats.js" "$work/etsy_flush.js" >"$work/etsy_flush.log" 2>&1 &
-etsy_pid=$!; pids+=("$etsy_pid")
-wait_port "$etsy_admin"
+carbon=$(free_port)
+start_etsy etsy_flush "flushInterval: 10000, backends: [\"./backends/graphite\"],
+  graphiteHost: \"127.0.0.1\", graphitePort: $carbon"
 echo "== Etsy statsd 0.9.0, counters, flushing every 10 s (its default)"
 "$load" --target="127.0.0.1:$etsy_udp" --check="carbon:$carbon" --cpu-pid="$etsy_pid" \
   --find-max --duration=10 --settle=11 --senders="$senders" --start-rate=20000 --steps=4 |

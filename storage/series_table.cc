@@ -170,8 +170,6 @@ SeriesTable::~SeriesTable() {
   }
 }
 
-SeriesTable::Kind SeriesTable::Handle::kind() const { return series_->kind; }
-
 std::string_view SeriesTable::KindName(Kind kind) {
   switch (kind) {
     case Kind::kCounter:

@@ -100,7 +100,6 @@ class SeriesTable {
    public:
     Handle() = default;
     explicit operator bool() const { return series_ != nullptr; }
-    Kind kind() const;
     // Starts loading the series' values into the cache, ahead of an update.
     void Prefetch() const { __builtin_prefetch(series_, 1); }
 
