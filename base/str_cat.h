@@ -34,6 +34,12 @@ std::string StrCat(const Parts&... parts) {
   return out;
 }
 
+// Appends the parts to `*out`.
+template <typename... Parts>
+void StrAppend(std::string* out, const Parts&... parts) {
+  (internal_str_cat::Append(out, parts), ...);
+}
+
 }  // namespace metricsgate
 
 #endif  // METRICSGATE_BASE_STR_CAT_H_

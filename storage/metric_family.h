@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,22 @@ struct Sample {
   std::optional<HistogramValue> histogram;  // Histograms only.
   std::optional<SummaryValue> summary;      // Summaries only.
 };
+
+// Prometheus' classic name rules: [a-zA-Z_:][a-zA-Z0-9_:]* for metric names,
+// [a-zA-Z_][a-zA-Z0-9_]* for label names.
+inline bool IsValidMetricName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+inline bool IsValidLabelName(std::string_view name) {
+  return name.find(':') == std::string_view::npos && IsValidMetricName(name);
+}
 
 struct MetricFamily {
   std::string name;  // A valid Prometheus metric name.

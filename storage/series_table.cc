@@ -182,6 +182,8 @@ std::string_view SeriesTable::KindName(Kind kind) {
       return "summary timer";
     case Kind::kSet:
       return "set";
+    case Kind::kUntyped:
+      return "untyped";
   }
   return "unknown";
 }

@@ -82,7 +82,8 @@ class SeriesTable {
   static constexpr size_t kDefaultMaxSeries = 1'000'000;
 
   // What a series holds.
-  enum class Kind : uint8_t { kCounter, kGauge, kHistogram, kSummary, kSet };
+  // kUntyped is never a series here: only pushed families (ClaimName) have it.
+  enum class Kind : uint8_t { kCounter, kGauge, kHistogram, kSummary, kSet, kUntyped };
 
   // `clock` tells summaries' windows and TTLs the time. At most `max_series` series are held:
   // an update that would create one more is rejected (kResourceExhausted) and counted, and
@@ -163,6 +164,15 @@ class SeriesTable {
 
   static std::string_view KindName(Kind kind);
 
+  // The name registry that keeps one metric name to one kind across everything exported:
+  // each series holds a claim on its name, and so does each pushed family (PushStore). A
+  // histogram's claim covers its `_bucket`, `_sum` and `_count` names, a summary's its `_sum`
+  // and `_count`. Returns kFailedPrecondition, naming the holder, when `name` (or a derived
+  // name) is held by another kind. `help` is the name's help for series that have none.
+  absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help = {});
+  // Gives back one claim of ClaimName(name, kind); the name is free once none is left.
+  void ReleaseName(std::string_view name, Kind kind);
+
  private:
   struct Histogram;
   struct Summary;
@@ -219,10 +229,6 @@ class SeriesTable {
   void Touch(Series& series);
   template <typename Fn>
   absl::Status Update(std::string_view key, Kind kind, const SeriesOptions& options, Fn&& fn);
-  // Gives a name back when its last series expires.
-  void ReleaseName(std::string_view name, Kind kind);
-  // Claims the series' metric name (and a histogram's derived names) for `kind`.
-  absl::Status ClaimName(std::string_view name, Kind kind, std::string_view help);
   // Calls fn(series) for every series held that has had its first update. REQUIRES: an
   // EpochGuard is open.
   template <typename Fn>

@@ -1,0 +1,643 @@
+#include "storage/push_store.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "base/str_cat.h"
+#include "base/utf8.h"
+
+namespace metricsgate::storage {
+namespace {
+
+constexpr std::string_view kInconsistent =
+    "pushed metrics are invalid or inconsistent with existing metrics: ";
+constexpr std::string_view kPushTime = "push_time_seconds";
+constexpr std::string_view kFailureTime = "push_failure_time_seconds";
+
+SeriesTable::Kind KindOf(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return SeriesTable::Kind::kCounter;
+    case MetricType::kGauge:
+      return SeriesTable::Kind::kGauge;
+    case MetricType::kHistogram:
+      return SeriesTable::Kind::kHistogram;
+    case MetricType::kSummary:
+      return SeriesTable::Kind::kSummary;
+    case MetricType::kUntyped:
+      break;
+  }
+  return SeriesTable::Kind::kUntyped;
+}
+
+std::string_view TypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "COUNTER";
+    case MetricType::kGauge:
+      return "GAUGE";
+    case MetricType::kHistogram:
+      return "HISTOGRAM";
+    case MetricType::kSummary:
+      return "SUMMARY";
+    case MetricType::kUntyped:
+      break;
+  }
+  return "UNTYPED";
+}
+
+std::string GroupKey(const std::vector<Label>& labels) {
+  std::string key;
+  for (const auto& [name, value] : labels) StrAppend(&key, name, '\xff', value, '\xff');
+  return key;
+}
+
+std::string SeriesId(std::string_view family, const std::vector<Label>& labels) {
+  std::string id(family);
+  id += '\xfe';
+  for (const auto& [name, value] : labels) StrAppend(&id, name, '\xff', value, '\xff');
+  return id;
+}
+
+// `{job="a", instance=""}` as Go's protobuf text shows a metric's labels, for messages.
+std::string LabelText(const std::vector<Label>& labels) {
+  std::string text = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    StrAppend(&text, i ? ", " : "", labels[i].first, "=\"", labels[i].second, "\"");
+  }
+  return text + "}";
+}
+
+// Gives every sample the grouping labels (over its own of those names) and `instance=""` if it
+// has no instance, sorted.
+void Sanitize(const std::vector<Label>& grouping, MetricFamily* family) {
+  for (Sample& sample : family->samples) {
+    std::vector<Label> labels;
+    labels.reserve(sample.labels.size() + grouping.size() + 1);
+    for (Label& label : sample.labels) {
+      const bool overridden = std::any_of(grouping.begin(), grouping.end(),
+                                          [&](const Label& g) { return g.first == label.first; });
+      if (!overridden) labels.push_back(std::move(label));
+    }
+    labels.insert(labels.end(), grouping.begin(), grouping.end());
+    if (std::none_of(labels.begin(), labels.end(),
+                     [](const Label& l) { return l.first == "instance"; })) {
+      labels.emplace_back("instance", "");
+    }
+    std::sort(labels.begin(), labels.end());
+    sample.labels = std::move(labels);
+  }
+}
+
+// What Pushgateway's gather finds wrong inside one push: invalid names, invalid UTF-8,
+// reserved or repeated label names, and two series with the same labels.
+absl::Status CheckFamily(const MetricFamily& family) {
+  if (!IsValidMetricName(family.name)) {
+    return absl::InvalidArgumentError(StrCat("\"", family.name, "\" is not a valid metric name"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (const Sample& sample : family.samples) {
+    for (size_t i = 0; i < sample.labels.size(); ++i) {
+      const auto& [name, value] = sample.labels[i];
+      if (!IsValidLabelName(name)) {
+        return absl::InvalidArgumentError(StrCat("collected metric \"", family.name, "\" ",
+                                                 LabelText(sample.labels), " has a label named \"",
+                                                 name, "\" but the label name is invalid"));
+      }
+      if (i > 0 && sample.labels[i - 1].first == name) {
+        return absl::InvalidArgumentError(
+            StrCat("collected metric \"", family.name, "\" ", LabelText(sample.labels),
+                   " has two or more labels with the same name: ", name));
+      }
+      if (!IsValidUtf8(value)) {
+        return absl::InvalidArgumentError(
+            StrCat("label ", name, ": value of metric \"", family.name, "\" is not valid UTF-8"));
+      }
+      if ((family.type == MetricType::kHistogram && name == "le") ||
+          (family.type == MetricType::kSummary && name == "quantile")) {
+        return absl::InvalidArgumentError(StrCat("collected metric \"", family.name, "\" ",
+                                                 LabelText(sample.labels),
+                                                 " has a reserved label name \"", name, "\""));
+      }
+    }
+    if (!seen.insert(SeriesId(family.name, sample.labels)).second) {
+      return absl::InvalidArgumentError(StrCat("collected metric \"", family.name, "\" ",
+                                               LabelText(sample.labels),
+                                               " was collected before with the same name and "
+                                               "label values"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+double Seconds(absl::Time time) { return absl::ToDoubleSeconds(time - absl::UnixEpoch()); }
+
+// The little binary writer and reader of Serialize() / Restore().
+void PutU64(uint64_t value, std::string* out) {
+  char bytes[8];
+  std::memcpy(bytes, &value, 8);
+  out->append(bytes, 8);
+}
+void PutDouble(double value, std::string* out) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, 8);
+  PutU64(bits, out);
+}
+void PutString(std::string_view text, std::string* out) {
+  PutU64(text.size(), out);
+  out->append(text);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool U64(uint64_t* value) {
+    if (data_.size() < 8) return false;
+    std::memcpy(value, data_.data(), 8);
+    data_.remove_prefix(8);
+    return true;
+  }
+  bool Double(double* value) {
+    uint64_t bits;
+    if (!U64(&bits)) return false;
+    std::memcpy(value, &bits, 8);
+    return true;
+  }
+  bool String(std::string* text) {
+    uint64_t size;
+    if (!U64(&size) || size > data_.size()) return false;
+    text->assign(data_.substr(0, size));
+    data_.remove_prefix(size);
+    return true;
+  }
+  // A count of items that each take at least `min_bytes`: refuses counts the data cannot hold.
+  bool Count(uint64_t* count, size_t min_bytes) {
+    return U64(count) && *count <= data_.size() / min_bytes;
+  }
+  bool done() const { return data_.empty(); }
+
+ private:
+  std::string_view data_;
+};
+
+constexpr std::string_view kMagic = "metricsgate push store 1\n";
+
+}  // namespace
+
+PushStore::PushStore(SeriesTable* names, Options options, std::function<absl::Time()> clock)
+    : names_(names), options_(options), clock_(std::move(clock)) {}
+
+PushStore::~PushStore() {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, group] : groups_) {
+    for (const Family& family : group->families) {
+      if (family.exported) names_->ReleaseName(family.family.name, KindOf(family.family.type));
+    }
+  }
+}
+
+void PushStore::Forget(const Family& family, uint64_t id) {
+  if (!family.exported) {
+    hidden_families_.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  names_->ReleaseName(family.family.name, KindOf(family.family.type));
+  if (!options_.consistency_check) return;
+  for (const Sample& sample : family.family.samples) {
+    auto it = series_.find(SeriesId(family.family.name, sample.labels));
+    if (it != series_.end() && it->second == id) series_.erase(it);
+  }
+}
+
+void PushStore::Remember(const Family& family, uint64_t id) {
+  if (!family.exported) {
+    hidden_families_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!options_.consistency_check) return;
+  for (const Sample& sample : family.family.samples) {
+    series_[SeriesId(family.family.name, sample.labels)] = id;
+  }
+}
+
+absl::Status PushStore::Apply(Push push) {
+  // Outside the lock: sanitize and check the push on its own.
+  std::vector<MetricFamily>& families = push.families;
+  std::erase_if(families, [](const MetricFamily& f) {
+    return f.name == kPushTime || f.name == kFailureTime;  // ours override them
+  });
+  std::sort(families.begin(), families.end(),
+            [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
+  absl::Status problem;
+  for (MetricFamily& family : families) {
+    Sanitize(push.grouping, &family);
+    if (problem.ok() && options_.consistency_check) problem = CheckFamily(family);
+  }
+  if (push.has_timestamp) {
+    problem = absl::InvalidArgumentError("pushed metrics must not have timestamps");
+  }
+  const std::string key = GroupKey(push.grouping);
+  const absl::Time now = clock_();
+  const std::chrono::milliseconds ttl = push.ttl.value_or(options_.default_ttl);
+
+  std::lock_guard lock(mu_);
+  auto it = groups_.find(key);
+  const Group* old = it == groups_.end() ? nullptr : it->second.get();
+  auto group = std::make_shared<Group>();
+  group->id = old ? old->id : next_id_++;
+  group->labels = push.grouping;
+  group->ttl = old ? old->ttl : ttl;
+  if (old) {
+    group->push_time = old->push_time;
+    group->failure_time = old->failure_time;
+  }
+  const auto fail = [&](const absl::Status& status) -> absl::Status {
+    if (old) group->families = old->families;
+    group->failure_time = now;
+    if (!old && group->ttl.count() > 0) expiry_[group->id] = now + absl::FromChrono(group->ttl);
+    groups_[key] = std::move(group);
+    changes_.fetch_add(1, std::memory_order_release);
+    pushes_failed_.fetch_add(1, std::memory_order_relaxed);
+    // With the check off, a push is refused only for timestamps, and silently (202).
+    if (!options_.consistency_check) return absl::OkStatus();
+    return absl::InvalidArgumentError(StrCat(kInconsistent, status.message()));
+  };
+  if (!problem.ok()) return fail(problem);
+
+  // Which of the group's families this push replaces: all (PUT) or those it names (POST).
+  absl::flat_hash_set<std::string_view> pushed_names;
+  for (const MetricFamily& family : families) pushed_names.insert(family.name);
+  std::vector<const Family*> replaced;
+  std::vector<const Family*> kept;
+  if (old) {
+    for (const Family& family : old->families) {
+      (push.replace || pushed_names.contains(family.family.name) ? replaced : kept)
+          .push_back(&family);
+    }
+  }
+  const auto replaced_of = [&](std::string_view name) -> const Family* {
+    for (const Family* family : replaced) {
+      if (family->family.name == name) return family;
+    }
+    return nullptr;
+  };
+  if (options_.consistency_check) {
+    for (const MetricFamily& family : families) {
+      for (const Sample& sample : family.samples) {
+        auto owner = series_.find(SeriesId(family.name, sample.labels));
+        if (owner != series_.end() && owner->second != group->id) {
+          problem = absl::InvalidArgumentError(
+              StrCat("collected metric \"", family.name, "\" ", LabelText(sample.labels),
+                     " was collected before with the same name and label values"));
+          return fail(problem);
+        }
+      }
+    }
+  }
+  // Names: a family keeps the claim of the family it replaces when the type is the same;
+  // otherwise that claim is given back and a new one taken. Undone if any claim fails.
+  std::vector<Family> added;
+  added.reserve(families.size());
+  std::vector<const Family*> released;  // old families whose claim was given back
+  std::vector<const Family*> reused;
+  const auto undo = [&] {
+    for (const Family& family : added) {
+      const Family* before = replaced_of(family.family.name);
+      const bool reuse = before && before->exported &&
+                         std::find(reused.begin(), reused.end(), before) != reused.end();
+      if (family.exported && !reuse) {
+        names_->ReleaseName(family.family.name, KindOf(family.family.type));
+      }
+    }
+    for (const Family* family : released) {
+      // Taken back; the name was ours a moment ago, so this can fail only if a StatsD series
+      // took it in between, and then the old family stays hidden.
+      (void)names_->ClaimName(family->family.name, KindOf(family->family.type));
+    }
+  };
+  for (MetricFamily& family : families) {
+    Family entry{std::move(family), now, true};
+    const Family* before = replaced_of(entry.family.name);
+    if (before && before->exported && before->family.type == entry.family.type) {
+      reused.push_back(before);
+    } else {
+      if (before && before->exported) {
+        names_->ReleaseName(before->family.name, KindOf(before->family.type));
+        released.push_back(before);
+      }
+      absl::Status claimed = names_->ClaimName(entry.family.name, KindOf(entry.family.type));
+      if (!claimed.ok()) {
+        if (options_.consistency_check) {
+          undo();
+          problem = absl::InvalidArgumentError(StrCat("family \"", entry.family.name,
+                                                      "\" pushed as ", TypeName(entry.family.type),
+                                                      ": ", claimed.message()));
+          return fail(problem);
+        }
+        entry.exported = false;
+      }
+    }
+    added.push_back(std::move(entry));
+  }
+  // Applied: forget what was replaced (claims already moved or reused above are skipped).
+  for (const Family* family : replaced) {
+    const bool moved = std::find(reused.begin(), reused.end(), family) != reused.end() ||
+                       std::find(released.begin(), released.end(), family) != released.end();
+    if (moved) {  // its claim is handled above; only its index entries go
+      if (options_.consistency_check) {
+        for (const Sample& sample : family->family.samples) {
+          auto entry = series_.find(SeriesId(family->family.name, sample.labels));
+          if (entry != series_.end() && entry->second == group->id) series_.erase(entry);
+        }
+      }
+      continue;
+    }
+    Forget(*family, group->id);
+  }
+  for (const Family* family : kept) group->families.push_back(*family);
+  for (Family& family : added) {
+    Remember(family, group->id);
+    group->families.push_back(std::move(family));
+  }
+  std::sort(group->families.begin(), group->families.end(),
+            [](const Family& a, const Family& b) { return a.family.name < b.family.name; });
+  group->push_time = now;
+  group->ttl = ttl;
+  if (ttl.count() > 0) {
+    expiry_[group->id] = now + absl::FromChrono(ttl);
+  } else {
+    expiry_.erase(group->id);
+  }
+  groups_[key] = std::move(group);
+  changes_.fetch_add(1, std::memory_order_release);
+  pushes_ok_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void PushStore::RemoveLocked(const std::string& key) {
+  auto it = groups_.find(key);
+  if (it == groups_.end()) return;
+  for (const Family& family : it->second->families) Forget(family, it->second->id);
+  expiry_.erase(it->second->id);
+  groups_.erase(it);
+  changes_.fetch_add(1, std::memory_order_release);
+}
+
+bool PushStore::Delete(const std::vector<Label>& grouping) {
+  const std::string key = GroupKey(grouping);
+  std::lock_guard lock(mu_);
+  if (!groups_.contains(key)) return false;
+  RemoveLocked(key);
+  return true;
+}
+
+size_t PushStore::DeleteIf(const std::function<bool(const std::vector<Label>&)>& match) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> doomed;
+  for (const auto& [key, group] : groups_) {
+    if (match(group->labels)) doomed.push_back(key);
+  }
+  for (const std::string& key : doomed) RemoveLocked(key);
+  return doomed.size();
+}
+
+size_t PushStore::Expire() {
+  const absl::Time now = clock_();
+  std::lock_guard lock(mu_);
+  if (expiry_.empty()) return 0;
+  std::vector<std::string> doomed;
+  for (const auto& [key, group] : groups_) {
+    auto it = expiry_.find(group->id);
+    if (it != expiry_.end() && it->second <= now) doomed.push_back(key);
+  }
+  for (const std::string& key : doomed) RemoveLocked(key);
+  expired_.fetch_add(doomed.size(), std::memory_order_relaxed);
+  return doomed.size();
+}
+
+std::vector<std::shared_ptr<const PushStore::Group>> PushStore::Groups() const {
+  std::vector<GroupPtr> groups;
+  {
+    std::lock_guard lock(mu_);
+    groups.reserve(groups_.size());
+    for (const auto& [key, group] : groups_) groups.push_back(group);
+  }
+  std::sort(groups.begin(), groups.end(),
+            [](const GroupPtr& a, const GroupPtr& b) { return a->labels < b->labels; });
+  return groups;
+}
+
+size_t PushStore::size() const {
+  std::lock_guard lock(mu_);
+  return groups_.size();
+}
+
+void PushStore::Collect(std::vector<MetricFamily>* out) const {
+  const std::vector<GroupPtr> groups = Groups();
+  if (groups.empty()) return;
+  MetricFamily push_time{std::string(kPushTime),
+                         "Last Unix time when changing this group in the Pushgateway succeeded.",
+                         MetricType::kGauge,
+                         {}};
+  MetricFamily failure_time{std::string(kFailureTime),
+                            "Last Unix time when changing this group in the Pushgateway failed.",
+                            MetricType::kGauge,
+                            {}};
+  for (const GroupPtr& group : groups) {
+    for (const Family& family : group->families) {
+      if (family.exported) out->push_back(family.family);
+    }
+    MetricFamily labels_only{"", "", MetricType::kGauge, {Sample{}}};
+    Sanitize(group->labels, &labels_only);
+    Sample sample = labels_only.samples[0];
+    sample.value = Seconds(group->push_time);
+    push_time.samples.push_back(sample);
+    sample.value = Seconds(group->failure_time);
+    failure_time.samples.push_back(std::move(sample));
+  }
+  out->push_back(std::move(push_time));
+  out->push_back(std::move(failure_time));
+}
+
+void PushStore::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
+  const auto counter = [&](std::string name, std::string help, double value) {
+    out->push_back({std::move(name), std::move(help), MetricType::kCounter, {Sample{{}, value}}});
+  };
+  out->push_back({"metricsgate_push_groups",
+                  "Groups held from the push API.",
+                  MetricType::kGauge,
+                  {Sample{{}, static_cast<double>(size())}}});
+  out->push_back({"metricsgate_push_hidden_families",
+                  "Pushed families kept out of /metrics because another type holds their name "
+                  "(only with --push.disable-consistency-check).",
+                  MetricType::kGauge,
+                  {Sample{{}, static_cast<double>(hidden_families_.load())}}});
+  out->push_back({"metricsgate_push_requests_total",
+                  "Pushes (PUT and POST) applied or refused by the consistency check.",
+                  MetricType::kCounter,
+                  {Sample{{{"result", "failure"}}, static_cast<double>(pushes_failed_.load())},
+                   Sample{{{"result", "success"}}, static_cast<double>(pushes_ok_.load())}}});
+  counter("metricsgate_push_groups_expired_total", "Pushed groups removed when their TTL passed.",
+          static_cast<double>(expired_.load()));
+}
+
+std::string PushStore::Serialize() const {
+  const std::vector<GroupPtr> groups = Groups();
+  std::string out(kMagic);
+  PutU64(groups.size(), &out);
+  for (const GroupPtr& group : groups) {
+    PutU64(group->labels.size(), &out);
+    for (const auto& [name, value] : group->labels) {
+      PutString(name, &out);
+      PutString(value, &out);
+    }
+    PutU64(static_cast<uint64_t>(absl::ToUnixNanos(group->push_time)), &out);
+    PutU64(static_cast<uint64_t>(absl::ToUnixNanos(group->failure_time)), &out);
+    PutU64(static_cast<uint64_t>(group->ttl.count()), &out);
+    PutU64(group->families.size(), &out);
+    for (const Family& f : group->families) {
+      PutString(f.family.name, &out);
+      PutString(f.family.help, &out);
+      PutU64(static_cast<uint64_t>(f.family.type), &out);
+      PutU64(static_cast<uint64_t>(absl::ToUnixNanos(f.pushed)), &out);
+      PutU64(f.family.samples.size(), &out);
+      for (const Sample& sample : f.family.samples) {
+        PutU64(sample.labels.size(), &out);
+        for (const auto& [name, value] : sample.labels) {
+          PutString(name, &out);
+          PutString(value, &out);
+        }
+        PutDouble(sample.value, &out);
+        const auto& histogram = sample.histogram;
+        PutU64(histogram ? histogram->buckets.size() + 1 : 0, &out);
+        if (histogram) {
+          PutDouble(histogram->sum, &out);
+          for (const auto& [bound, count] : histogram->buckets) {
+            PutDouble(bound, &out);
+            PutDouble(count, &out);
+          }
+        }
+        const auto& summary = sample.summary;
+        PutU64(summary ? summary->quantiles.size() + 1 : 0, &out);
+        if (summary) {
+          PutDouble(summary->sum, &out);
+          PutDouble(summary->count, &out);
+          for (const auto& [q, value] : summary->quantiles) {
+            PutDouble(q, &out);
+            PutDouble(value, &out);
+          }
+        }
+      }
+    }
+  }
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(out.size())));
+  PutU64(crc, &out);
+  return out;
+}
+
+absl::Status PushStore::Restore(std::string_view image) {
+  const auto corrupt = [](std::string_view what) {
+    return absl::DataLossError(StrCat("the push store image is corrupt: ", what));
+  };
+  if (!image.starts_with(kMagic)) return corrupt("it does not start with the format's header");
+  if (image.size() < kMagic.size() + 16) return corrupt("it is truncated");
+  uint64_t stored_crc;
+  std::memcpy(&stored_crc, image.data() + image.size() - 8, 8);
+  const std::string_view body = image.substr(0, image.size() - 8);
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  if (crc != stored_crc) return corrupt("its checksum does not match (truncated or damaged)");
+  Reader in(body.substr(kMagic.size()));
+  std::vector<Group> groups;
+  uint64_t group_count;
+  if (!in.Count(&group_count, 40)) return corrupt("bad group count");
+  for (uint64_t g = 0; g < group_count; ++g) {
+    Group group;
+    uint64_t n;
+    if (!in.Count(&n, 16)) return corrupt("bad label count");
+    for (uint64_t i = 0; i < n; ++i) {
+      Label label;
+      if (!in.String(&label.first) || !in.String(&label.second)) return corrupt("bad label");
+      group.labels.push_back(std::move(label));
+    }
+    uint64_t push_ns, failure_ns, ttl_ms, family_count;
+    if (!in.U64(&push_ns) || !in.U64(&failure_ns) || !in.U64(&ttl_ms) ||
+        !in.Count(&family_count, 40)) {
+      return corrupt("bad group header");
+    }
+    group.push_time = absl::FromUnixNanos(static_cast<int64_t>(push_ns));
+    group.failure_time = absl::FromUnixNanos(static_cast<int64_t>(failure_ns));
+    group.ttl = std::chrono::milliseconds(static_cast<int64_t>(ttl_ms));
+    for (uint64_t f = 0; f < family_count; ++f) {
+      Family family;
+      uint64_t type, pushed_ns, sample_count;
+      if (!in.String(&family.family.name) || !in.String(&family.family.help) || !in.U64(&type) ||
+          type > static_cast<uint64_t>(MetricType::kUntyped) || !in.U64(&pushed_ns) ||
+          !in.Count(&sample_count, 32)) {
+        return corrupt("bad family header");
+      }
+      family.family.type = static_cast<MetricType>(type);
+      family.pushed = absl::FromUnixNanos(static_cast<int64_t>(pushed_ns));
+      for (uint64_t s = 0; s < sample_count; ++s) {
+        Sample sample;
+        uint64_t label_count, buckets, quantiles;
+        if (!in.Count(&label_count, 16)) return corrupt("bad sample");
+        for (uint64_t i = 0; i < label_count; ++i) {
+          Label label;
+          if (!in.String(&label.first) || !in.String(&label.second)) return corrupt("bad label");
+          sample.labels.push_back(std::move(label));
+        }
+        if (!in.Double(&sample.value) || !in.Count(&buckets, 8)) return corrupt("bad sample");
+        if (buckets > 0) {
+          sample.histogram.emplace();
+          if (!in.Double(&sample.histogram->sum)) return corrupt("bad histogram");
+          for (uint64_t b = 1; b < buckets; ++b) {
+            double bound, count;
+            if (!in.Double(&bound) || !in.Double(&count)) return corrupt("bad histogram");
+            sample.histogram->buckets.emplace_back(bound, count);
+          }
+        }
+        if (!in.Count(&quantiles, 8)) return corrupt("bad sample");
+        if (quantiles > 0) {
+          sample.summary.emplace();
+          if (!in.Double(&sample.summary->sum) || !in.Double(&sample.summary->count)) {
+            return corrupt("bad summary");
+          }
+          for (uint64_t q = 1; q < quantiles; ++q) {
+            double at, value;
+            if (!in.Double(&at) || !in.Double(&value)) return corrupt("bad summary");
+            sample.summary->quantiles.emplace_back(at, value);
+          }
+        }
+        family.family.samples.push_back(std::move(sample));
+      }
+      group.families.push_back(std::move(family));
+    }
+    groups.push_back(std::move(group));
+  }
+  if (!in.done()) return corrupt("bytes after the last group");
+  // Decoded whole: now take the names and publish.
+  std::lock_guard lock(mu_);
+  for (Group& group : groups) {
+    group.id = next_id_++;
+    for (Family& family : group.families) {
+      family.exported = names_->ClaimName(family.family.name, KindOf(family.family.type)).ok();
+      Remember(family, group.id);
+    }
+    if (group.ttl.count() > 0) {
+      // A restored group's TTL runs from its last push, as if the server had not stopped.
+      expiry_[group.id] =
+          std::max(group.push_time, group.failure_time) + absl::FromChrono(group.ttl);
+    }
+    const std::string key = GroupKey(group.labels);
+    groups_[key] = std::make_shared<Group>(std::move(group));
+  }
+  changes_.fetch_add(1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+}  // namespace metricsgate::storage
