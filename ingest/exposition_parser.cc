@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/str_cat.h"
 #include "base/string_hash.h"
+#include "base/utf8.h"
 
 namespace metricsgate::ingest {
 namespace {
@@ -256,10 +257,7 @@ class TextParser {
       family.has_help = true;
       return absl::OkStatus();
     }
-    const std::string_view type = Token();
-    SkipBlanks();
-    if (cur_ != line_.size())
-      return Error(StrCat("unexpected text after type: ", Quote(line_.substr(cur_))));
+    const std::string_view type = line_.substr(cur_);  // the rest of the line, as Go reads it
     if (family.has_type || family.has_samples) {
       return Error(StrCat("second TYPE line for metric name ", Quote(family.family.name),
                           ", or TYPE reported after samples"));
@@ -337,6 +335,7 @@ class TextParser {
             return Error(StrCat("invalid escape sequence '\\", e, "'"));
           }
         }
+        if (!IsValidUtf8(value)) return Error(StrCat("invalid label value ", Quote(value)));
         const bool special =
             (type == MetricType::kHistogram && suffix == "_bucket" && label == "le") ||
             (type == MetricType::kSummary && suffix.empty() && label == "quantile");
@@ -372,8 +371,8 @@ class TextParser {
     if (!ParseGoFloat(value_text, &value)) {
       return Error(StrCat("expected float as value, got ", Quote(value_text)));
     }
-    SkipBlanks();
-    if (cur_ < line_.size()) {
+    if (cur_ < line_.size()) {  // a blank: a timestamp follows, as Go reads it
+      SkipBlanks();
       const std::string_view timestamp = Token();
       int64_t ms;
       const auto [end, ec] =
@@ -381,7 +380,6 @@ class TextParser {
       if (ec != std::errc() || end != timestamp.data() + timestamp.size()) {
         return Error(StrCat("expected integer as timestamp, got ", Quote(timestamp)));
       }
-      SkipBlanks();
       if (cur_ < line_.size()) {
         return Error(StrCat("spurious string after timestamp: ", Quote(line_.substr(cur_))));
       }
@@ -400,10 +398,7 @@ class TextParser {
           return Error(StrCat("expected float as value for 'le' label, got ", Quote(*le)));
         }
         sample.histogram->buckets.emplace_back(bound, value);
-      } else if (suffix.empty()) {
-        return Error(
-            StrCat("histogram sample ", Quote(name), " needs a _bucket, _sum or _count suffix"));
-      }
+      }  // a bucket without `le`, or no suffix: the series exists, empty (as in Go)
     } else if (type == MetricType::kSummary) {
       Sample& sample = builder_.SampleFor(family, std::move(labels));
       if (suffix == "_sum") {
@@ -668,18 +663,14 @@ bool ParseGoFloat(std::string_view text, double* value) {
     *value = std::numeric_limits<double>::quiet_NaN();
     return true;
   }
-  if (rest.empty() || rest[0] == '+' || rest[0] == '-') return false;
-  std::chars_format format = std::chars_format::general;
-  if (rest.size() > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X')) {
-    rest.remove_prefix(2);
-    // Go requires the binary exponent of a hexadecimal float.
-    if (rest.find_first_of("pP") == std::string_view::npos) return false;
-    format = std::chars_format::hex;
-  } else if (rest.find_first_not_of("0123456789.eE+-") != std::string_view::npos) {
+  // Decimal only: expfmt refuses `p` and `_` before strconv sees them, so hexadecimal floats
+  // (which need a `p` exponent) and digit separators never parse.
+  if (rest.empty() || rest.find_first_not_of("0123456789.eE+-") != std::string_view::npos ||
+      rest[0] == '+' || rest[0] == '-') {
     return false;
   }
   double parsed;
-  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), parsed, format);
+  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), parsed);
   if (ec != std::errc() || end != rest.data() + rest.size()) return false;
   *value = negative ? -parsed : parsed;
   return true;

@@ -39,9 +39,9 @@ struct ParsedExposition {
 absl::StatusOr<ParsedExposition> ParseTextFormat(std::string_view body);
 absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body);
 
-// Parses a number as Go's strconv.ParseFloat(text, 64) does: decimal or hexadecimal (with a
-// `p` exponent) forms, an optional sign, `Inf`, `Infinity` and `NaN` in any case. Out of range
-// is an error, as in Go.
+// Parses a sample value as expfmt does: strconv.ParseFloat(text, 64) on text without `p`,
+// `P` or `_` (so decimal forms only), an optional sign, `Inf`, `Infinity` and `NaN` in any
+// case. Out of range is an error, as in Go.
 bool ParseGoFloat(std::string_view text, double* value);
 
 }  // namespace metricsgate::ingest

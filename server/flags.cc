@@ -38,7 +38,19 @@ struct FlagDef {
   std::string_view default_value;
   std::string_view help;
   std::function<absl::Status(std::string_view, Config*)> set;
+  bool boolean = false;  // takes no value: --name, --no-name
 };
+
+absl::Status ParseBool(std::string_view v, bool* out) {
+  if (v == "true") {
+    *out = true;
+  } else if (v == "false") {
+    *out = false;
+  } else {
+    return absl::InvalidArgumentError(StrCat("not true or false: \"", v, "\""));
+  }
+  return absl::OkStatus();
+}
 
 const std::vector<FlagDef>& Flags() {
   static const std::vector<FlagDef> flags = {
@@ -152,6 +164,43 @@ const std::vector<FlagDef>& Flags() {
          c->storage_max_series = static_cast<size_t>(max);
          return absl::OkStatus();
        }},
+      {"web.enable-admin-api", "false",
+       "Enable the admin API: PUT /api/v1/admin/wipe deletes every pushed group.",
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->web_enable_admin_api); }, true},
+      {"web.enable-lifecycle", "false", "Enable shutdown via HTTP: PUT or POST /-/quit.",
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->web_enable_lifecycle); }, true},
+      {"persistence.file", "",
+       "File to keep pushed groups in across restarts; \"\" keeps them in memory only.",
+       [](std::string_view v, Config* c) {
+         c->persistence_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"persistence.interval", "5m",
+       "The most often pushed groups are written to --persistence.file after a change.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->persistence_interval, ParseDuration(v));
+         if (c->persistence_interval.count() <= 0) {
+           return absl::InvalidArgumentError("must be more than 0");
+         }
+         return absl::OkStatus();
+       }},
+      {"push.disable-consistency-check", "false",
+       "Apply pushes without checking them against each other and the StatsD series "
+       "(answers 202). A family whose name another type holds is then kept out of /metrics.",
+       [](std::string_view v, Config* c) {
+         return ParseBool(v, &c->push_disable_consistency_check);
+       },
+       true},
+      {"push.default-ttl", "0",
+       "How long a pushed group is kept after its last successful push (0: for ever). A push's "
+       "?ttl= query parameter takes precedence.",
+       [](std::string_view v, Config* c) {
+         MG_ASSIGN_OR_RETURN(c->push_default_ttl, ParseDuration(v));
+         if (c->push_default_ttl.count() < 0) {
+           return absl::InvalidArgumentError("must not be negative");
+         }
+         return absl::OkStatus();
+       }},
       {"log.level", "info",
        "Only log messages with the given severity or above: "
        "debug, info, warn, error.",
@@ -167,6 +216,10 @@ const std::vector<FlagDef>& Flags() {
 
 absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args) {
   ParsedFlags parsed;
+  std::vector<std::pair<std::string, std::string>>& values = parsed.config.flag_values;
+  for (const FlagDef& flag : Flags()) {
+    values.emplace_back(std::string(flag.name), std::string(flag.default_value));
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (arg == "-h" || arg == "--help") {
@@ -181,18 +234,29 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args
       return absl::InvalidArgumentError(StrCat("unexpected argument \"", arg, "\", try --help"));
     }
     const size_t equals = arg.find('=');
-    const std::string_view name =
-        arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2);
-    const FlagDef* flag = nullptr;
-    for (const FlagDef& candidate : Flags()) {
-      if (candidate.name == name) flag = &candidate;
+    std::string_view name = arg.substr(2, equals == std::string_view::npos ? arg.npos : equals - 2);
+    const auto find = [](std::string_view wanted) -> const FlagDef* {
+      for (const FlagDef& candidate : Flags()) {
+        if (candidate.name == wanted) return &candidate;
+      }
+      return nullptr;
+    };
+    const FlagDef* flag = find(name);
+    bool negated = false;
+    if (flag == nullptr && name.starts_with("no-") && equals == std::string_view::npos) {
+      flag = find(name.substr(3));
+      negated = flag != nullptr && flag->boolean;
+      if (!negated) flag = nullptr;
     }
     if (flag == nullptr) {
       return absl::InvalidArgumentError(StrCat("unknown long flag '--", name, "', try --help"));
     }
+    name = flag->name;
     std::string_view value;
     if (equals != std::string_view::npos) {
       value = arg.substr(equals + 1);
+    } else if (flag->boolean) {
+      value = negated ? "false" : "true";
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
@@ -201,6 +265,9 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args
     if (absl::Status status = flag->set(value, &parsed.config); !status.ok()) {
       return absl::InvalidArgumentError(
           StrCat("invalid value for '--", name, "': ", std::string(status.message())));
+    }
+    for (auto& [known, held] : values) {
+      if (known == name) held = std::string(value);
     }
   }
   return parsed;
@@ -214,8 +281,9 @@ std::string HelpText() {
       "  -h, --help     Show this help and exit.\n"
       "      --version  Show the version and exit.\n";
   for (const FlagDef& flag : Flags()) {
-    text +=
-        StrCat("      --", flag.name, "=\"", flag.default_value, "\"\n          ", flag.help, "\n");
+    text += flag.boolean ? StrCat("      --[no-]", flag.name, "\n          ", flag.help, "\n")
+                         : StrCat("      --", flag.name, "=\"", flag.default_value,
+                                  "\"\n          ", flag.help, "\n");
   }
   return text;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,15 @@ struct Config {
   size_t storage_max_series = 1'000'000;
   std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;
+  // Pushgateway's.
+  bool web_enable_admin_api = false;  // PUT /api/v1/admin/wipe
+  bool web_enable_lifecycle = false;  // PUT|POST /-/quit
+  std::string persistence_file;       // "" keeps pushed groups in memory only
+  std::chrono::milliseconds persistence_interval{5 * 60 * 1000};
+  bool push_disable_consistency_check = false;
+  std::chrono::milliseconds push_default_ttl{0};  // pushed groups' TTL; 0: never expire
+  // Every flag's value as given or defaulted, by name, for GET /api/v1/status.
+  std::vector<std::pair<std::string, std::string>> flag_values;
 };
 
 struct ParsedFlags {
@@ -39,7 +49,8 @@ struct ParsedFlags {
 };
 
 // Parses `args` (argv without the program name). Returns kInvalidArgument naming the flag for
-// an unknown flag, a missing value or a bad value.
+// an unknown flag, a missing value or a bad value. Boolean flags, as kingpin's, are `--name`,
+// `--no-name` or `--name=true|false`.
 absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string_view>& args);
 
 // The --help text: usage and every flag with its default.

@@ -129,6 +129,46 @@ TEST(FlagsTest, RejectsBadFlagsByName) {
                                        "\"loud\" (want debug, info, warn or error)"));
 }
 
+TEST(FlagsTest, PushgatewayFlagsIncludingKingpinBooleans) {
+  absl::StatusOr<ParsedFlags> parsed = Parse({});
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed->config.web_enable_admin_api);
+  EXPECT_FALSE(parsed->config.web_enable_lifecycle);
+  EXPECT_FALSE(parsed->config.push_disable_consistency_check);
+  EXPECT_EQ(parsed->config.persistence_file, "");
+  EXPECT_EQ(parsed->config.persistence_interval, std::chrono::minutes(5));
+  EXPECT_EQ(parsed->config.push_default_ttl, std::chrono::milliseconds(0));
+  parsed =
+      Parse({"--web.enable-admin-api", "--web.enable-lifecycle=true",
+             "--push.disable-consistency-check", "--no-web.enable-lifecycle", "--persistence.file",
+             "/tmp/x", "--persistence.interval=30s", "--push.default-ttl=1h"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->config.web_enable_admin_api);
+  EXPECT_FALSE(parsed->config.web_enable_lifecycle);  // the last one wins
+  EXPECT_TRUE(parsed->config.push_disable_consistency_check);
+  EXPECT_EQ(parsed->config.persistence_file, "/tmp/x");
+  EXPECT_EQ(parsed->config.persistence_interval, std::chrono::seconds(30));
+  EXPECT_EQ(parsed->config.push_default_ttl, std::chrono::hours(1));
+  // Every flag's value, for /api/v1/status.
+  const auto& values = parsed->config.flag_values;
+  const auto value_of = [&](std::string_view name) {
+    for (const auto& [k, v] : values) {
+      if (k == name) return v;
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(value_of("web.enable-admin-api"), "true");
+  EXPECT_EQ(value_of("web.enable-lifecycle"), "false");
+  EXPECT_EQ(value_of("persistence.file"), "/tmp/x");
+  EXPECT_EQ(value_of("web.listen-address"), ":9091");
+  EXPECT_EQ(Parse({"--web.enable-admin-api=yes"}).status(),
+            absl::InvalidArgumentError(
+                "invalid value for '--web.enable-admin-api': not true or false: \"yes\""));
+  EXPECT_EQ(Parse({"--no-persistence.file"}).status(),
+            absl::InvalidArgumentError("unknown long flag '--no-persistence.file', try --help"));
+  EXPECT_FALSE(Parse({"--persistence.interval=0s"}).ok());
+}
+
 TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   const std::string help = HelpText();
   EXPECT_THAT(help, HasSubstr("--web.listen-address=\":9091\""));
@@ -136,6 +176,7 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   EXPECT_THAT(help, HasSubstr("--statsd.listen-udp=\":8125\""));
   EXPECT_THAT(help, HasSubstr("--log.level=\"info\""));
   EXPECT_THAT(help, HasSubstr("--version"));
+  EXPECT_THAT(help, HasSubstr("--[no-]web.enable-admin-api"));
 }
 
 TEST(FlagsTest, VersionNamesTheProgram) {

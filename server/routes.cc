@@ -4,6 +4,7 @@
 #include "base/str_cat.h"
 #include "export/text_format.h"
 #include "server/internal/gzip.h"
+#include "server/internal/push_routes.h"
 
 namespace metricsgate::server {
 namespace {
@@ -67,6 +68,20 @@ HttpResponse PostStatsd(const HttpRequest& request, const RouteOptions& options)
 HttpHandler MakeRoutes(RouteOptions options) {
   return [options = std::move(options)](const HttpRequest& request) -> HttpResponse {
     const std::string_view path = request.path();
+    if (options.push != nullptr && path.starts_with("/metrics/")) {
+      return internal::HandlePush(request, path, options);
+    }
+    if (options.push != nullptr && path.starts_with("/api/v1/") && path != "/api/v1/statsd") {
+      return internal::HandleApiV1(request, path, options);
+    }
+    if (path == "/-/quit") {
+      if (request.method != "PUT" && request.method != "POST") {
+        return Text(405, "Only POST or PUT requests allowed.");
+      }
+      if (!options.quit) return Text(403, "Lifecycle API is not enabled.");
+      options.quit();
+      return Text(200, "Requesting termination... Goodbye!");
+    }
     if (path == "/api/v1/statsd" && options.statsd != nullptr) {
       if (request.method != "POST") return MethodNotAllowed("POST");
       return PostStatsd(request, options);

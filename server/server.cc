@@ -8,10 +8,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "base/str_cat.h"
@@ -19,9 +22,11 @@
 #include "ingest/mapping.h"
 #include "ingest/statsd_ingester.h"
 #include "server/http_server.h"
+#include "server/internal/persistence.h"
 #include "server/routes.h"
 #include "server/statsd_datagram_listener.h"
 #include "server/statsd_tcp_listener.h"
+#include "storage/push_store.h"
 #include "storage/series_table.h"
 
 namespace metricsgate::server {
@@ -31,12 +36,20 @@ namespace asio = boost::asio;
 // Declaration order is destruction order reversed: the io_context goes last, after every
 // object whose sockets it serves.
 struct Server::Parts {
-  explicit Parts(const Config& c) : config(c), table(c.storage_max_series) {}
+  explicit Parts(const Config& c)
+      : config(c),
+        table(c.storage_max_series),
+        push(&table, {.consistency_check = !c.push_disable_consistency_check,
+                      .default_ttl = c.push_default_ttl}) {}
 
   const Config config;
   asio::io_context ioc;
   storage::SeriesTable table;
   ingest::StatsdIngester ingester{&table, config.statsd_ttl};
+  storage::PushStore push;
+  const absl::Time start_time = absl::Now();
+  uint64_t persisted_changes = 0;  // push.changes() when last written (I/O threads, serialized)
+  std::mutex persist_mu;
   // Each null when disabled.
   std::unique_ptr<StatsdDatagramListener> udp;
   std::unique_ptr<StatsdDatagramListener> unixgram;
@@ -68,11 +81,49 @@ struct Server::Parts {
     return absl::OkStatus();
   }
 
+  // Writes the pushed groups to --persistence.file if they changed since the last write.
+  void Persist() {
+    if (config.persistence_file.empty()) return;
+    std::lock_guard lock(persist_mu);
+    const uint64_t changes = push.changes();
+    if (changes == persisted_changes) return;
+    const absl::Status written =
+        internal::WriteFileAtomically(config.persistence_file, push.Serialize());
+    if (!written.ok()) {
+      log::Error("cannot persist the pushed groups; will retry",
+                 {{"file", config.persistence_file}, {"err", std::string(written.message())}});
+      return;
+    }
+    persisted_changes = changes;
+    log::Debug("pushed groups persisted", {{"file", config.persistence_file}});
+  }
+
+  // GET /api/v1/status, Pushgateway's shape.
+  std::string StatusJson() const {
+    std::string json = StrCat(
+        "{\"status\":\"success\",\"data\":{\"build_information\":{\"branch\":\"\",\"buildDate\":"
+        "\"\","
+        "\"buildUser\":\"\",\"goVersion\":\"\",\"revision\":\"\",\"version\":\"",
+        MG_VERSION, "\"},\"flags\":{");
+    for (size_t i = 0; i < config.flag_values.size(); ++i) {
+      if (i) json += ',';
+      AppendJsonString(config.flag_values[i].first, &json);
+      json += ':';
+      AppendJsonString(config.flag_values[i].second, &json);
+    }
+    json +=
+        StrCat("},\"start_time\":\"",
+               absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", start_time, absl::UTCTimeZone()), "\"}}\n");
+    return json;
+  }
+
   std::string RenderMetrics() const {
     std::vector<storage::MetricFamily> families;
     ingester.Collect(&families);  // first: see StatsdIngester::Collect
     table.Collect(&families);
+    push.Collect(&families);
     table.CollectOwnMetrics(&families);
+    push.CollectOwnMetrics(&families);
     if (udp) udp->Collect(&families);
     if (unixgram) unixgram->Collect(&families);
     if (tcp) tcp->Collect(&families);
@@ -104,6 +155,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   if (!config.statsd_mapping_config.empty()) {
     MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal
   }
+  if (!config.persistence_file.empty()) {
+    // A file that cannot be read back stops start-up and stays as it is: nothing is dropped
+    // silently (Pushgateway logs and starts empty, then overwrites it).
+    MG_ASSIGN_OR_RETURN(std::optional<std::string> image,
+                        internal::ReadFileIfExists(config.persistence_file));
+    if (image) {
+      if (absl::Status restored = p->push.Restore(*image); !restored.ok()) {
+        return absl::DataLossError(
+            StrCat("cannot load --persistence.file ", config.persistence_file, ": ",
+                   std::string(restored.message()),
+                   "; the file is left untouched: move it away to start without it"));
+      }
+      p->persisted_changes = p->push.changes();
+      log::Info("pushed groups loaded",
+                {{"file", config.persistence_file}, {"groups", std::to_string(p->push.size())}});
+    }
+  }
   if (!config.statsd_listen_udp.empty()) {
     MG_ASSIGN_OR_RETURN(
         p->udp, StatsdDatagramListener::CreateUdp(
@@ -129,6 +197,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   routes.render_metrics = [p] { return p->RenderMetrics(); };
   routes.statsd = &p->ingester;
   routes.reload = [p] { return p->ReloadMapping(); };
+  routes.push = &p->push;
+  routes.push_consistency_check = !config.push_disable_consistency_check;
+  routes.enable_admin_api = config.web_enable_admin_api;
+  if (config.web_enable_lifecycle) {
+    routes.quit = [] { std::raise(SIGTERM); };  // the same orderly shutdown as a signal
+  }
+  routes.status_json = [p] { return p->StatusJson(); };
   MG_ASSIGN_OR_RETURN(p->http,
                       HttpServer::Create(p->ioc, config.web_listen_address, MakeRoutes(routes)));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
@@ -147,6 +222,7 @@ int Server::Run() {
     sweep.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       p.table.Expire();
+      p.push.Expire();
       schedule_sweep();
     });
   };
@@ -174,8 +250,20 @@ int Server::Run() {
   };
   flush.expires_after(std::chrono::milliseconds(0));
   schedule_flush();
+  // Pushed groups are written at most once per --persistence.interval after a change.
+  asio::steady_timer persist(p.ioc);
+  std::function<void()> schedule_persist = [&] {
+    persist.expires_after(p.config.persistence_interval);
+    persist.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      p.Persist();
+      schedule_persist();
+    });
+  };
+  if (!p.config.persistence_file.empty()) schedule_persist();
   signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
+    persist.cancel();
     if (p.udp) p.udp->Stop();
     if (p.unixgram) p.unixgram->Stop();
     if (p.tcp) p.tcp->Stop();
@@ -224,6 +312,7 @@ int Server::Run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { p.ioc.run(); });
   p.ioc.run();
   for (std::thread& thread : pool) thread.join();
+  p.Persist();  // the last pushes, once no request is in flight
   log::Info("stopped");
   return 0;
 }
