@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -80,8 +81,13 @@ class FamilyBuilder {
     bool has_type = false;
     bool has_samples = false;
     // Histograms: per sample, the buckets as sent and the count if sent.
-    absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> by_labels;
-    std::vector<std::optional<double>> counts;
+    // Histograms and summaries only (allocated on first use, so a plain family stays light):
+    // their samples by label set, and each histogram's count if sent.
+    struct Grouped {
+      absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> by_labels;
+      std::vector<std::optional<double>> counts;
+    };
+    std::unique_ptr<Grouped> grouped;
   };
 
   // The family `name` belongs to: its own, or a histogram's or summary's whose suffixed line
@@ -127,20 +133,25 @@ class FamilyBuilder {
     for (const Label& label : labels)
       StrAppend(&signature, label.first, '\xff', label.second, '\xff');
     auto [it, inserted] =
-        family.by_labels.emplace(std::move(signature), family.family.samples.size());
+        grouped(family).by_labels.emplace(std::move(signature), family.family.samples.size());
     if (inserted) {
       Sample sample;
       sample.labels = std::move(labels);
       if (family.family.type == MetricType::kHistogram) sample.histogram.emplace();
       if (family.family.type == MetricType::kSummary) sample.summary.emplace();
       family.family.samples.push_back(std::move(sample));
-      family.counts.emplace_back();
+      family.grouped->counts.emplace_back();
     }
     return family.family.samples[it->second];
   }
 
+  static Family::Grouped& grouped(Family& family) {
+    if (!family.grouped) family.grouped = std::make_unique<Family::Grouped>();
+    return *family.grouped;
+  }
+
   void SetCount(Family& family, const Sample& sample, double count) {
-    family.counts[&sample - family.family.samples.data()] = count;
+    grouped(family).counts[&sample - family.family.samples.data()] = count;
   }
 
   ParsedExposition Finish(bool has_timestamp) {
@@ -155,9 +166,10 @@ class FamilyBuilder {
           std::stable_sort(buckets.begin(), buckets.end(),
                            [](const auto& a, const auto& b) { return a.first < b.first; });
           if (buckets.empty() || buckets.back().first != kInf) {
-            const double count = i < f.counts.size() && f.counts[i] ? *f.counts[i]
-                                 : buckets.empty()                  ? 0
-                                                                    : buckets.back().second;
+            const auto* counts = f.grouped ? &f.grouped->counts : nullptr;
+            const double count = counts && i < counts->size() && (*counts)[i] ? *(*counts)[i]
+                                 : buckets.empty()                            ? 0
+                                                   : buckets.back().second;
             buckets.emplace_back(kInf, count);
           }
         }
@@ -319,12 +331,14 @@ class TextParser {
         for (;;) {
           if (cur_ == line_.size())
             return Error(StrCat("label value ", Quote(value), " contains unescaped new-line"));
+          // Copy up to the next quote or backslash in one go.
+          const size_t stop = line_.find_first_of("\"\\", cur_);
+          const size_t end = stop == std::string_view::npos ? line_.size() : stop;
+          value.append(line_.substr(cur_, end - cur_));
+          cur_ = end;
+          if (cur_ == line_.size()) continue;  // reported above
           const char c = line_[cur_++];
           if (c == '"') break;
-          if (c != '\\') {
-            value += c;
-            continue;
-          }
           if (cur_ == line_.size()) return Error("invalid escape sequence at end of line");
           const char e = line_[cur_++];
           if (e == '\\' || e == '"') {
@@ -738,7 +752,9 @@ absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body) {
             StrCat("metric of family ", Quote(name), " is not a ", kNames[type]));
       }
       family.family.samples.push_back(std::move(sample));
-      family.counts.push_back(count);
+      if (family.family.type == MetricType::kHistogram) {
+        FamilyBuilder::grouped(family).counts.push_back(count);
+      }
       family.has_samples = true;
     }
   }

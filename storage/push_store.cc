@@ -55,13 +55,8 @@ std::string GroupKey(const std::vector<Label>& labels) {
   return key;
 }
 
-std::string SeriesId(std::string_view family, const std::vector<Label>& labels) {
-  std::string id(family);
-  id += '\xfe';
-  for (const auto& [name, value] : labels) StrAppend(&id, name, '\xff', value, '\xff');
-  return id;
-}
-
+// A 64-bit hash of a series' name and labels, the key of the index of pushed series. A hit
+// is confirmed against the group's own samples (Exports), so a collision is never a refusal.
 // `{job="a", instance=""}` as Go's protobuf text shows a metric's labels, for messages.
 std::string LabelText(const std::vector<Label>& labels) {
   std::string text = "{";
@@ -74,22 +69,36 @@ std::string LabelText(const std::vector<Label>& labels) {
 // Gives every sample the grouping labels (over its own of those names) and `instance=""` if it
 // has no instance, sorted.
 void Sanitize(const std::vector<Label>& grouping, MetricFamily* family) {
+  const auto is_instance = [](const Label& l) { return l.first == "instance"; };
+  const bool grouped_instance = std::any_of(grouping.begin(), grouping.end(), is_instance);
   for (Sample& sample : family->samples) {
+    // Both lists sorted by name (the parsers sort a sample's labels): merge them, the grouping
+    // label winning over the sample's of the same name.
+    if (!std::is_sorted(sample.labels.begin(), sample.labels.end())) {
+      std::sort(sample.labels.begin(), sample.labels.end());
+    }
     std::vector<Label> labels;
     labels.reserve(sample.labels.size() + grouping.size() + 1);
+    auto g = grouping.begin();
+    bool instance = grouped_instance;
     for (Label& label : sample.labels) {
-      const bool overridden = std::any_of(grouping.begin(), grouping.end(),
-                                          [&](const Label& g) { return g.first == label.first; });
-      if (!overridden) labels.push_back(std::move(label));
+      while (g != grouping.end() && g->first < label.first) labels.push_back(*g++);
+      if (g != grouping.end() && g->first == label.first) continue;
+      instance |= is_instance(label);
+      labels.push_back(std::move(label));
     }
-    labels.insert(labels.end(), grouping.begin(), grouping.end());
-    if (std::none_of(labels.begin(), labels.end(),
-                     [](const Label& l) { return l.first == "instance"; })) {
-      labels.emplace_back("instance", "");
+    labels.insert(labels.end(), g, grouping.end());
+    if (!instance) {
+      auto at =
+          std::lower_bound(labels.begin(), labels.end(), std::string_view("instance"),
+                           [](const Label& l, std::string_view name) { return l.first < name; });
+      labels.emplace(at, "instance", "");
     }
-    std::sort(labels.begin(), labels.end());
     sample.labels = std::move(labels);
   }
+  // Samples in label order: duplicates end up adjacent, and Exports() can binary-search.
+  std::stable_sort(family->samples.begin(), family->samples.end(),
+                   [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
 }
 
 // What Pushgateway's gather finds wrong inside one push: invalid names, invalid UTF-8,
@@ -98,7 +107,6 @@ absl::Status CheckFamily(const MetricFamily& family) {
   if (!IsValidMetricName(family.name)) {
     return absl::InvalidArgumentError(StrCat("\"", family.name, "\" is not a valid metric name"));
   }
-  absl::flat_hash_set<std::string> seen;
   for (const Sample& sample : family.samples) {
     for (size_t i = 0; i < sample.labels.size(); ++i) {
       const auto& [name, value] = sample.labels[i];
@@ -123,14 +131,29 @@ absl::Status CheckFamily(const MetricFamily& family) {
                                                  " has a reserved label name \"", name, "\""));
       }
     }
-    if (!seen.insert(SeriesId(family.name, sample.labels)).second) {
+  }
+  for (size_t i = 1; i < family.samples.size(); ++i) {  // sorted by Sanitize()
+    if (family.samples[i].labels == family.samples[i - 1].labels) {
       return absl::InvalidArgumentError(StrCat("collected metric \"", family.name, "\" ",
-                                               LabelText(sample.labels),
+                                               LabelText(family.samples[i].labels),
                                                " was collected before with the same name and "
                                                "label values"));
     }
   }
   return absl::OkStatus();
+}
+
+// Whether `group` exports the series `family`{`labels`}.
+bool Exports(const PushStore::Group& group, std::string_view family,
+             const std::vector<Label>& labels) {
+  auto it = std::lower_bound(
+      group.families.begin(), group.families.end(), family,
+      [](const PushStore::Family& f, std::string_view name) { return f.family.name < name; });
+  if (it == group.families.end() || it->family.name != family || !it->exported) return false;
+  auto sample =
+      std::lower_bound(it->family.samples.begin(), it->family.samples.end(), labels,
+                       [](const Sample& s, const std::vector<Label>& l) { return s.labels < l; });
+  return sample != it->family.samples.end() && sample->labels == labels;
 }
 
 double Seconds(absl::Time time) { return absl::ToDoubleSeconds(time - absl::UnixEpoch()); }
@@ -199,28 +222,58 @@ PushStore::~PushStore() {
   }
 }
 
-void PushStore::Forget(const Family& family, uint64_t id) {
-  if (!family.exported) {
+void PushStore::Forget(const Family& family) {
+  if (family.exported) {
+    names_->ReleaseName(family.family.name, KindOf(family.family.type));
+  } else {
     hidden_families_.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  names_->ReleaseName(family.family.name, KindOf(family.family.type));
-  if (!options_.consistency_check) return;
-  for (const Sample& sample : family.family.samples) {
-    auto it = series_.find(SeriesId(family.family.name, sample.labels));
-    if (it != series_.end() && it->second == id) series_.erase(it);
   }
 }
 
-void PushStore::Remember(const Family& family, uint64_t id) {
-  if (!family.exported) {
-    hidden_families_.fetch_add(1, std::memory_order_relaxed);
-    return;
+std::string PushStore::NameSetKey(const std::vector<Label>& grouping) {
+  std::string key;
+  for (const Label& label : grouping) StrAppend(&key, label.first, '\xff');
+  return key;
+}
+
+void PushStore::CountNameSet(const std::vector<Label>& grouping, int delta) {
+  auto [it, inserted] = name_sets_.try_emplace(NameSetKey(grouping));
+  if (inserted) {
+    for (const Label& label : grouping) it->second.names.push_back(label.first);
   }
-  if (!options_.consistency_check) return;
-  for (const Sample& sample : family.family.samples) {
-    series_[SeriesId(family.family.name, sample.labels)] = id;
+  it->second.groups += delta;
+  if (it->second.groups == 0) name_sets_.erase(it);
+}
+
+const PushStore::Group* PushStore::HolderOf(const std::vector<Label>& grouping,
+                                            std::string_view family,
+                                            const std::vector<Label>& labels) const {
+  std::string key;
+  for (const auto& [set_key, set] : name_sets_) {
+    if (set.names.size() == grouping.size() &&
+        std::equal(set.names.begin(), set.names.end(), grouping.begin(),
+                   [](const std::string& n, const Label& l) { return n == l.first; })) {
+      continue;  // the pushing group's own names: only the group itself has these values
+    }
+    // The group with these names that the series' labels would belong to, if it exists.
+    key.clear();
+    auto label = labels.begin();
+    bool present = true;
+    for (const std::string& name : set.names) {  // both sorted by name
+      while (label != labels.end() && label->first < name) ++label;
+      if (label == labels.end() || label->first != name) {
+        present = false;
+        break;
+      }
+      StrAppend(&key, label->first, '\xff', label->second, '\xff');
+    }
+    if (!present) continue;
+    auto holder = groups_.find(key);
+    if (holder != groups_.end() && Exports(*holder->second, family, labels)) {
+      return holder->second.get();
+    }
   }
+  return nullptr;
 }
 
 absl::Status PushStore::Apply(Push push) {
@@ -229,8 +282,18 @@ absl::Status PushStore::Apply(Push push) {
   std::erase_if(families, [](const MetricFamily& f) {
     return f.name == kPushTime || f.name == kFailureTime;  // ours override them
   });
-  std::sort(families.begin(), families.end(),
-            [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; });
+  const auto by_name = [](const MetricFamily& a, const MetricFamily& b) { return a.name < b.name; };
+  if (!std::is_sorted(families.begin(), families.end(), by_name)) {
+    // Sorted through indexes: a family is heavy to swap.
+    std::vector<size_t> order(families.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return families[a].name < families[b].name; });
+    std::vector<MetricFamily> sorted;
+    sorted.reserve(families.size());
+    for (size_t i : order) sorted.push_back(std::move(families[i]));
+    families.swap(sorted);
+  }
   absl::Status problem;
   for (MetricFamily& family : families) {
     Sanitize(push.grouping, &family);
@@ -243,9 +306,11 @@ absl::Status PushStore::Apply(Push push) {
   const absl::Time now = clock_();
   const std::chrono::milliseconds ttl = push.ttl.value_or(options_.default_ttl);
 
+  GroupPtr previous;  // freed after the lock is released
   std::lock_guard lock(mu_);
   auto it = groups_.find(key);
-  const Group* old = it == groups_.end() ? nullptr : it->second.get();
+  if (it != groups_.end()) previous = it->second;
+  const Group* old = previous.get();
   auto group = std::make_shared<Group>();
   group->id = old ? old->id : next_id_++;
   group->labels = push.grouping;
@@ -258,6 +323,7 @@ absl::Status PushStore::Apply(Push push) {
     if (old) group->families = old->families;
     group->failure_time = now;
     if (!old && group->ttl.count() > 0) expiry_[group->id] = now + absl::FromChrono(group->ttl);
+    if (!old) CountNameSet(group->labels, +1);
     groups_[key] = std::move(group);
     changes_.fetch_add(1, std::memory_order_release);
     pushes_failed_.fetch_add(1, std::memory_order_relaxed);
@@ -268,27 +334,33 @@ absl::Status PushStore::Apply(Push push) {
   if (!problem.ok()) return fail(problem);
 
   // Which of the group's families this push replaces: all (PUT) or those it names (POST).
-  absl::flat_hash_set<std::string_view> pushed_names;
-  for (const MetricFamily& family : families) pushed_names.insert(family.name);
+  const auto pushed = [&](std::string_view name) {
+    auto it =
+        std::lower_bound(families.begin(), families.end(), name,
+                         [](const MetricFamily& f, std::string_view n) { return f.name < n; });
+    return it != families.end() && it->name == name;
+  };
   std::vector<const Family*> replaced;
   std::vector<const Family*> kept;
   if (old) {
     for (const Family& family : old->families) {
-      (push.replace || pushed_names.contains(family.family.name) ? replaced : kept)
-          .push_back(&family);
+      (push.replace || pushed(family.family.name) ? replaced : kept).push_back(&family);
     }
   }
-  const auto replaced_of = [&](std::string_view name) -> const Family* {
-    for (const Family* family : replaced) {
-      if (family->family.name == name) return family;
-    }
-    return nullptr;
-  };
-  if (options_.consistency_check) {
+  // Pair each pushed family with the one of its name it replaces (both lists are sorted).
+  std::vector<int> before(families.size(), -1);  // index into `replaced`
+  for (size_t f = 0, r = 0; f < families.size() && r < replaced.size();) {
+    const int order = families[f].name.compare(replaced[r]->family.name);
+    if (order == 0) before[f] = static_cast<int>(r);
+    if (order <= 0) ++f;
+    if (order >= 0) ++r;
+  }
+  if (options_.consistency_check && name_sets_.size() > (old ? 1 : 0)) {
+    // Another group can hold a pushed series only if its grouping labels are among the
+    // series' labels; there are as many candidates as sets of grouping label names in use.
     for (const MetricFamily& family : families) {
       for (const Sample& sample : family.samples) {
-        auto owner = series_.find(SeriesId(family.name, sample.labels));
-        if (owner != series_.end() && owner->second != group->id) {
+        if (HolderOf(push.grouping, family.name, sample.labels) != nullptr) {
           problem = absl::InvalidArgumentError(
               StrCat("collected metric \"", family.name, "\" ", LabelText(sample.labels),
                      " was collected before with the same name and label values"));
@@ -301,32 +373,32 @@ absl::Status PushStore::Apply(Push push) {
   // otherwise that claim is given back and a new one taken. Undone if any claim fails.
   std::vector<Family> added;
   added.reserve(families.size());
-  std::vector<const Family*> released;  // old families whose claim was given back
-  std::vector<const Family*> reused;
+  enum Claim : uint8_t { kForget, kReused, kReleased };  // what became of a replaced family's claim
+  std::vector<Claim> claims(replaced.size(), kForget);
   const auto undo = [&] {
-    for (const Family& family : added) {
-      const Family* before = replaced_of(family.family.name);
-      const bool reuse = before && before->exported &&
-                         std::find(reused.begin(), reused.end(), before) != reused.end();
-      if (family.exported && !reuse) {
-        names_->ReleaseName(family.family.name, KindOf(family.family.type));
+    for (size_t f = 0; f < added.size(); ++f) {
+      const bool reused = before[f] >= 0 && claims[before[f]] == kReused;
+      if (added[f].exported && !reused) {
+        names_->ReleaseName(added[f].family.name, KindOf(added[f].family.type));
       }
     }
-    for (const Family* family : released) {
+    for (size_t r = 0; r < replaced.size(); ++r) {
       // Taken back; the name was ours a moment ago, so this can fail only if a StatsD series
       // took it in between, and then the old family stays hidden.
-      (void)names_->ClaimName(family->family.name, KindOf(family->family.type));
+      if (claims[r] == kReleased) {
+        (void)names_->ClaimName(replaced[r]->family.name, KindOf(replaced[r]->family.type));
+      }
     }
   };
-  for (MetricFamily& family : families) {
-    Family entry{std::move(family), now, true};
-    const Family* before = replaced_of(entry.family.name);
-    if (before && before->exported && before->family.type == entry.family.type) {
-      reused.push_back(before);
+  for (size_t f = 0; f < families.size(); ++f) {
+    Family entry{std::move(families[f]), now, true};
+    const Family* old_family = before[f] >= 0 ? replaced[before[f]] : nullptr;
+    if (old_family && old_family->exported && old_family->family.type == entry.family.type) {
+      claims[before[f]] = kReused;
     } else {
-      if (before && before->exported) {
-        names_->ReleaseName(before->family.name, KindOf(before->family.type));
-        released.push_back(before);
+      if (old_family && old_family->exported) {
+        names_->ReleaseName(old_family->family.name, KindOf(old_family->family.type));
+        claims[before[f]] = kReleased;
       }
       absl::Status claimed = names_->ClaimName(entry.family.name, KindOf(entry.family.type));
       if (!claimed.ok()) {
@@ -342,28 +414,21 @@ absl::Status PushStore::Apply(Push push) {
     }
     added.push_back(std::move(entry));
   }
-  // Applied: forget what was replaced (claims already moved or reused above are skipped).
-  for (const Family* family : replaced) {
-    const bool moved = std::find(reused.begin(), reused.end(), family) != reused.end() ||
-                       std::find(released.begin(), released.end(), family) != released.end();
-    if (moved) {  // its claim is handled above; only its index entries go
-      if (options_.consistency_check) {
-        for (const Sample& sample : family->family.samples) {
-          auto entry = series_.find(SeriesId(family->family.name, sample.labels));
-          if (entry != series_.end() && entry->second == group->id) series_.erase(entry);
-        }
-      }
-      continue;
-    }
-    Forget(*family, group->id);
+  // Applied: the claims not moved or reused above are given back.
+  for (size_t r = 0; r < replaced.size(); ++r) {
+    if (claims[r] == kForget) Forget(*replaced[r]);
   }
-  for (const Family* family : kept) group->families.push_back(*family);
+  // Both sorted by name: merge.
+  group->families.reserve(kept.size() + added.size());
+  size_t next_kept = 0;
   for (Family& family : added) {
-    Remember(family, group->id);
+    while (next_kept < kept.size() && kept[next_kept]->family.name < family.family.name) {
+      group->families.push_back(*kept[next_kept++]);
+    }
+    if (!family.exported) hidden_families_.fetch_add(1, std::memory_order_relaxed);
     group->families.push_back(std::move(family));
   }
-  std::sort(group->families.begin(), group->families.end(),
-            [](const Family& a, const Family& b) { return a.family.name < b.family.name; });
+  while (next_kept < kept.size()) group->families.push_back(*kept[next_kept++]);
   group->push_time = now;
   group->ttl = ttl;
   if (ttl.count() > 0) {
@@ -371,6 +436,7 @@ absl::Status PushStore::Apply(Push push) {
   } else {
     expiry_.erase(group->id);
   }
+  if (!old) CountNameSet(group->labels, +1);
   groups_[key] = std::move(group);
   changes_.fetch_add(1, std::memory_order_release);
   pushes_ok_.fetch_add(1, std::memory_order_relaxed);
@@ -380,8 +446,9 @@ absl::Status PushStore::Apply(Push push) {
 void PushStore::RemoveLocked(const std::string& key) {
   auto it = groups_.find(key);
   if (it == groups_.end()) return;
-  for (const Family& family : it->second->families) Forget(family, it->second->id);
+  for (const Family& family : it->second->families) Forget(family);
   expiry_.erase(it->second->id);
+  CountNameSet(it->second->labels, -1);
   groups_.erase(it);
   changes_.fetch_add(1, std::memory_order_release);
 }
@@ -626,7 +693,9 @@ absl::Status PushStore::Restore(std::string_view image) {
     group.id = next_id_++;
     for (Family& family : group.families) {
       family.exported = names_->ClaimName(family.family.name, KindOf(family.family.type)).ok();
-      Remember(family, group.id);
+      if (!family.exported) hidden_families_.fetch_add(1, std::memory_order_relaxed);
+      std::stable_sort(family.family.samples.begin(), family.family.samples.end(),
+                       [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
     }
     if (group.ttl.count() > 0) {
       // A restored group's TTL runs from its last push, as if the server had not stopped.
@@ -634,7 +703,9 @@ absl::Status PushStore::Restore(std::string_view image) {
           std::max(group.push_time, group.failure_time) + absl::FromChrono(group.ttl);
     }
     const std::string key = GroupKey(group.labels);
-    groups_[key] = std::make_shared<Group>(std::move(group));
+    auto published = std::make_shared<Group>(std::move(group));
+    CountNameSet(published->labels, +1);
+    groups_[key] = std::move(published);
   }
   changes_.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();

@@ -8,12 +8,15 @@
 //
 // The consistency check costs O(size of the push), not O(size of the store) as Pushgateway's
 // re-gathering does: metric names are claimed in the SeriesTable's name registry (one name,
-// one type, across pushed groups and StatsD series alike), and an index of pushed series finds
-// a series another group already exports. A push that fails the check changes nothing but the
-// group's failure time (a new group is created with push time 0, as in Pushgateway).
-// With the check off (--push.disable-consistency-check), pushes are applied unchecked, but a
-// family whose name another type holds is kept out of the exposition (and counted), so
-// /metrics never shows one name with two types; Pushgateway instead fails every scrape.
+// one type, across pushed groups and StatsD series alike); and a series can only be exported
+// by another group whose grouping labels are among its labels, so for each set of grouping
+// label names in use (a handful: {job}, {job, instance}, ...) one group lookup and one binary
+// search say whether that group already exports it. Samples are kept sorted by labels. A push that
+// fails the check changes nothing but the group's failure time (a new group is created with push
+// time 0, as in Pushgateway). With the check off (--push.disable-consistency-check), pushes are
+// applied unchecked, but a family whose name another type holds is kept out of the exposition (and
+// counted), so /metrics never shows one name with two types; Pushgateway instead fails every
+// scrape.
 //
 // Groups may expire: a push's ttl (or the store's default) makes the group disappear that
 // long after its last successful push.
@@ -115,20 +118,32 @@ class PushStore {
 
  private:
   using GroupPtr = std::shared_ptr<const Group>;
-  // Releases the claims and index entries of `family` of group `id`. REQUIRES: mu_ held.
-  void Forget(const Family& family, uint64_t id);
-  // Records the index entries of `family` of group `id`. REQUIRES: mu_ held.
-  void Remember(const Family& family, uint64_t id);
+  // Gives back the name claim of `family` (or its count as hidden). REQUIRES: mu_ held.
+  void Forget(const Family& family);
   void RemoveLocked(const std::string& key);
+  // The grouping label names of `grouping`, joined: the key of name_sets_.
+  static std::string NameSetKey(const std::vector<Label>& grouping);
+  // Counts one group more (+1) or less (-1) with the label names of `grouping`.
+  // REQUIRES: mu_ held.
+  void CountNameSet(const std::vector<Label>& grouping, int delta);
+  // Another group than `grouping`'s that exports the series `family`{`labels`}, or null: only
+  // a group whose grouping labels are among `labels` can, so each set of grouping label names
+  // in use names at most one candidate. REQUIRES: mu_ held.
+  const Group* HolderOf(const std::vector<Label>& grouping, std::string_view family,
+                        const std::vector<Label>& labels) const;
 
   SeriesTable* const names_;
   const Options options_;
   const std::function<absl::Time()> clock_;
   mutable std::mutex mu_;
-  // Guarded by mu_: groups by key (labels joined), and every exported pushed series (family
-  // name and labels) with the id of its group.
+  // Guarded by mu_: groups by key (labels joined), and the sets of grouping label names in
+  // use with how many groups have each.
   absl::flat_hash_map<std::string, GroupPtr, StringViewHash, StringViewEq> groups_;
-  absl::flat_hash_map<std::string, uint64_t, StringViewHash, StringViewEq> series_;
+  struct NameSet {
+    std::vector<std::string> names;  // sorted
+    size_t groups = 0;
+  };
+  absl::flat_hash_map<std::string, NameSet, StringViewHash, StringViewEq> name_sets_;
   absl::flat_hash_map<uint64_t, absl::Time> expiry_;  // groups with a TTL: when they expire
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> changes_{0};

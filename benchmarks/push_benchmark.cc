@@ -1,0 +1,57 @@
+// The push path in process: parsing a 100-metric text body, and applying it to a store that
+// already holds 1,000 groups of 100 metrics (issue #5's load). Items are pushes.
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "ingest/exposition_parser.h"
+#include "storage/push_store.h"
+#include "storage/series_table.h"
+
+namespace metricsgate {
+namespace {
+
+std::string Body() {
+  std::string body;
+  for (int i = 0; i < 100; ++i) {
+    body += "bench_metric_" + std::to_string(i) + "{kind=\"load\"} " + std::to_string(i) + "\n";
+  }
+  return body;
+}
+
+void BM_Push_ParseText(benchmark::State& state) {
+  const std::string body = Body();
+  for (auto _ : state) {
+    auto parsed = ingest::ParseTextFormat(body);
+    benchmark::DoNotOptimize(parsed);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Push_ParseText);
+
+storage::PushStore::Push MakePush(const std::vector<storage::MetricFamily>& families, int group) {
+  storage::PushStore::Push push;
+  push.grouping = {{"group", std::to_string(group)}, {"job", "bench"}};
+  push.families = families;
+  return push;
+}
+
+// Arg: 1 with the consistency check, 0 without.
+void BM_Push_Apply(benchmark::State& state) {
+  const std::vector<storage::MetricFamily> families = ingest::ParseTextFormat(Body())->families;
+  storage::SeriesTable table;
+  storage::PushStore store(&table, {.consistency_check = state.range(0) == 1});
+  for (int g = 0; g < 1000; ++g) (void)store.Apply(MakePush(families, g));
+  int group = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    storage::PushStore::Push push = MakePush(families, group++ % 1000);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(store.Apply(std::move(push)));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Push_Apply)->Arg(1)->Arg(0);
+
+}  // namespace
+}  // namespace metricsgate
