@@ -102,6 +102,8 @@ def test_paths_methods_and_status_codes_as_pushgateway():
         for method, path, code, body in cases:
             status, _, text = mg.request(method, path, "x 1\n" if method != "GET" else None)
             assert (status, text) == (code, body), (method, path)
+        status, headers, _ = mg.request("PUT", "/metrics/job/", "")
+        assert status == 307 and headers["location"] == "/metrics/job"
         status, headers, _ = mg.request("PUT", "/metrics/job/j//a/b", "")
         assert status == 301 and headers["location"] == "/metrics/job/j/a/b"
         # `+` stays literal, `%20` is a space, as Go decodes paths.

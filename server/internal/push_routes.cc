@@ -258,6 +258,12 @@ HttpResponse HandlePush(const HttpRequest& request, std::string_view raw_path,
     response.headers.emplace_back("Location", cleaned);
     return response;
   }
+  if (*path == "/metrics/job/" || *path == "/metrics/job@base64/") {
+    // No job: Go's router redirects to the path without the slash (which is no push path).
+    HttpResponse response = Text(307, "");
+    response.headers.emplace_back("Location", path->substr(0, path->size() - 1));
+    return response;
+  }
   const std::string_view prefix = "/metrics/";
   absl::StatusOr<std::vector<storage::Label>> grouping =
       ingest::ParseGroupingKey(std::string_view(*path).substr(prefix.size()));
