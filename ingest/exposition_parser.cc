@@ -110,7 +110,7 @@ class FamilyBuilder {
   }
 
   Family& Create(std::string_view name) {
-    index_.emplace(std::string(name), families_.size());
+    index_.emplace(name, families_.size());
     families_.emplace_back();
     families_.back().family.name = std::string(name);
     return families_.back();
@@ -181,7 +181,8 @@ class FamilyBuilder {
 
  private:
   std::vector<Family> families_;
-  absl::flat_hash_map<std::string, size_t, StringViewHash, StringViewEq> index_;
+  // Names are views of the body, which outlives the parse.
+  absl::flat_hash_map<std::string_view, size_t, StringViewHash, StringViewEq> index_;
 };
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
@@ -300,6 +301,7 @@ class TextParser {
     FamilyBuilder::Family& family = builder_.For(name, &suffix);
     const MetricType type = family.family.type;
     std::vector<Label> labels;
+    labels.reserve(6);  // room for the push's grouping labels too: no reallocation later
     std::optional<std::string> le;
     std::optional<std::string> quantile;
     SkipBlanks();
@@ -701,7 +703,7 @@ absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body) {
   while (!stream.done()) {
     std::string_view message;
     if (!stream.Bytes(&message)) return ProtoError("truncated length-delimited message");
-    std::string name;
+    std::string_view name;  // a view of the body, as the builder keeps it
     std::string help;
     uint64_t type = 0;  // COUNTER, proto2's default
     std::vector<std::string_view> metrics;
@@ -715,7 +717,7 @@ absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body) {
         ok = reader.Varint(&type);
       } else if ((field == 1 || field == 2 || field == 4) && wire == 2) {
         ok = reader.Bytes(&bytes);
-        if (field == 1) name = std::string(bytes);
+        if (field == 1) name = bytes;
         if (field == 2) help = std::string(bytes);
         if (field == 4) metrics.push_back(bytes);
       } else {

@@ -77,24 +77,25 @@ void Sanitize(const std::vector<Label>& grouping, MetricFamily* family) {
     if (!std::is_sorted(sample.labels.begin(), sample.labels.end())) {
       std::sort(sample.labels.begin(), sample.labels.end());
     }
-    std::vector<Label> labels;
-    labels.reserve(sample.labels.size() + grouping.size() + 1);
-    auto g = grouping.begin();
-    bool instance = grouped_instance;
-    for (Label& label : sample.labels) {
-      while (g != grouping.end() && g->first < label.first) labels.push_back(*g++);
-      if (g != grouping.end() && g->first == label.first) continue;
-      instance |= is_instance(label);
-      labels.push_back(std::move(label));
+    // In place, so the parser's spare capacity saves an allocation: drop the labels a grouping
+    // label overrides, append the grouping labels (and instance), and insert each where its
+    // name sorts.
+    std::vector<Label>& labels = sample.labels;
+    std::erase_if(labels, [&](const Label& label) {
+      return std::binary_search(grouping.begin(), grouping.end(), label,
+                                [](const Label& a, const Label& b) { return a.first < b.first; });
+    });
+    const bool instance =
+        grouped_instance || std::any_of(labels.begin(), labels.end(), is_instance);
+    const size_t own = labels.size();
+    labels.reserve(own + grouping.size() + 1);
+    labels.insert(labels.end(), grouping.begin(), grouping.end());
+    if (!instance) labels.emplace_back("instance", "");
+    for (size_t i = own; i < labels.size(); ++i) {
+      for (size_t j = i; j > 0 && labels[j].first < labels[j - 1].first; --j) {
+        std::swap(labels[j], labels[j - 1]);
+      }
     }
-    labels.insert(labels.end(), g, grouping.end());
-    if (!instance) {
-      auto at =
-          std::lower_bound(labels.begin(), labels.end(), std::string_view("instance"),
-                           [](const Label& l, std::string_view name) { return l.first < name; });
-      labels.emplace(at, "instance", "");
-    }
-    sample.labels = std::move(labels);
   }
   // Samples in label order: duplicates end up adjacent, and Exports() can binary-search.
   std::stable_sort(family->samples.begin(), family->samples.end(),
