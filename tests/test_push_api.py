@@ -203,6 +203,35 @@ def test_protobuf_and_gzip_bodies():
         assert pushed(mg.samples()) == s
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def snappy_framed(data):
+    """The snappy framing format with one uncompressed chunk (what a snappy stream reader,
+    Pushgateway's included, takes)."""
+    crc = crc32c(data)
+    masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    chunk = struct.pack("<I", masked) + data
+    return (b"\xff\x06\x00\x00sNaPpY" + bytes([0x01]) + struct.pack("<I", len(chunk))[:3] + chunk)
+
+
+def test_snappy_bodies():
+    with Metricsgate(udp="", tcp="") as mg:
+        body = snappy_framed(b"sn_gauge 11\n")
+        status, _, text = mg.request("PUT", "/metrics/job/sn", body, {"Content-Encoding": "snappy"})
+        assert status == 200, text
+        assert pushed(mg.samples()) == {("sn_gauge", (("instance", ""), ("job", "sn"))): 11}
+        corrupt = body[:-2] + b"X\n"  # the checksum no longer matches
+        status, _, text = mg.request("PUT", "/metrics/job/sn", corrupt, {"Content-Encoding": "snappy"})
+        assert (status, text) == (400, "snappy: corrupt input (checksum mismatch)\n")
+
+
 def test_json_api_status_metrics_and_cors():
     with Metricsgate(udp="", tcp="") as mg:
         assert mg.request("PUT", "/metrics/job/j/instance/i",
