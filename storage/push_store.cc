@@ -78,28 +78,44 @@ void Sanitize(const std::vector<Label>& grouping, MetricFamily* family) {
       std::sort(sample.labels.begin(), sample.labels.end());
     }
     // In place, so the parser's spare capacity saves an allocation: drop the labels a grouping
-    // label overrides, append the grouping labels (and instance), and insert each where its
-    // name sorts.
+    // label overrides, then merge from the back, each label moved (or copied from the grouping)
+    // once into its final slot.
     std::vector<Label>& labels = sample.labels;
     std::erase_if(labels, [&](const Label& label) {
       return std::binary_search(grouping.begin(), grouping.end(), label,
                                 [](const Label& a, const Label& b) { return a.first < b.first; });
     });
-    const bool instance =
-        grouped_instance || std::any_of(labels.begin(), labels.end(), is_instance);
-    const size_t own = labels.size();
-    labels.reserve(own + grouping.size() + 1);
-    labels.insert(labels.end(), grouping.begin(), grouping.end());
-    if (!instance) labels.emplace_back("instance", "");
-    for (size_t i = own; i < labels.size(); ++i) {
-      for (size_t j = i; j > 0 && labels[j].first < labels[j - 1].first; --j) {
-        std::swap(labels[j], labels[j - 1]);
+    const bool add_instance =
+        !grouped_instance && std::none_of(labels.begin(), labels.end(), is_instance);
+    static const Label kEmptyInstance("instance", "");
+    // The labels to merge in, sorted: the grouping's, and instance="" where it sorts.
+    const size_t extra = grouping.size() + (add_instance ? 1 : 0);
+    const size_t instance_at =
+        add_instance ? static_cast<size_t>(
+                           std::lower_bound(grouping.begin(), grouping.end(), kEmptyInstance) -
+                           grouping.begin())
+                     : extra;
+    const auto extra_label = [&](size_t k) -> const Label& {
+      if (!add_instance || k < instance_at) return grouping[k];
+      return k == instance_at ? kEmptyInstance : grouping[k - 1];
+    };
+    size_t own = labels.size();
+    labels.resize(own + extra);
+    for (size_t out = labels.size(), more = extra; more > 0;) {
+      const Label& next = extra_label(more - 1);
+      if (own > 0 && next.first < labels[own - 1].first) {
+        labels[--out] = std::move(labels[--own]);
+      } else {
+        labels[--out] = next;
+        --more;
       }
     }
   }
   // Samples in label order: duplicates end up adjacent, and Exports() can binary-search.
-  std::stable_sort(family->samples.begin(), family->samples.end(),
-                   [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+  const auto by_labels = [](const Sample& a, const Sample& b) { return a.labels < b.labels; };
+  if (!std::is_sorted(family->samples.begin(), family->samples.end(), by_labels)) {
+    std::stable_sort(family->samples.begin(), family->samples.end(), by_labels);
+  }
 }
 
 // What Pushgateway's gather finds wrong inside one push: invalid names, invalid UTF-8,
