@@ -34,6 +34,42 @@ std::string StrCat(const Parts&... parts) {
   return out;
 }
 
+// `text` quoted as Go's %q quotes it in error messages: `"`, `\` and control bytes escaped
+// (`\n`, `\r`, `\t`, `\xNN`), so the messages read as Go programs' (Pushgateway's) do.
+inline std::string GoQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\x";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
 // Appends the parts to `*out`.
 template <typename... Parts>
 void StrAppend(std::string* out, const Parts&... parts) {

@@ -8,6 +8,20 @@ build_bench_tools() {
   cmake --build "$root/build" --target metricsgate statsd_load -j "$(nproc)" >/dev/null
 }
 
+# Installs, with apt-get, those of the Debian packages named that are not installed.
+install_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$package")
+  done
+  (( ${#missing[@]} == 0 )) && return 0
+  local sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 # Prints a TCP port on 127.0.0.1 that is free now.
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -21,14 +21,7 @@ for arg in "$@"; do
 done
 source "$root/benchmarks/common.sh"
 build_bench_tools
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
-if (( ${#missing[@]} > 0 )); then
-  sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_packages wrk prometheus-pushgateway
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }

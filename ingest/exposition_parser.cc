@@ -36,41 +36,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Go's %q for the short strings in messages: quotes, backslashes and control bytes escaped.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 // Builds families as lines (or messages) arrive: one per name, and for histograms and
 // summaries one sample per label set (without `le` / `quantile`).
 class FamilyBuilder {
@@ -249,7 +214,7 @@ class TextParser {
     std::string_view suffix;
     FamilyBuilder::Family& family = builder_.For(name, &suffix);
     if (keyword == "HELP") {
-      if (family.has_help) return Error(StrCat("second HELP line for metric name ", Quote(name)));
+      if (family.has_help) return Error(StrCat("second HELP line for metric name ", GoQuote(name)));
       std::string help;
       for (; cur_ < line_.size(); ++cur_) {
         const char c = line_[cur_];
@@ -272,7 +237,7 @@ class TextParser {
     }
     const std::string_view type = line_.substr(cur_);  // the rest of the line, as Go reads it
     if (family.has_type || family.has_samples) {
-      return Error(StrCat("second TYPE line for metric name ", Quote(family.family.name),
+      return Error(StrCat("second TYPE line for metric name ", GoQuote(family.family.name),
                           ", or TYPE reported after samples"));
     }
     if (EqualsIgnoreCase(type, "counter")) {
@@ -288,7 +253,7 @@ class TextParser {
     } else if (EqualsIgnoreCase(type, "gauge_histogram")) {
       return Error("gauge histograms are not supported");
     } else {
-      return Error(StrCat("unknown metric type ", Quote(type)));
+      return Error(StrCat("unknown metric type ", GoQuote(type)));
     }
     family.has_type = true;
     return absl::OkStatus();
@@ -296,7 +261,7 @@ class TextParser {
 
   absl::Status SampleLine() {
     const std::string_view name = MetricName();
-    if (name.empty()) return Error(StrCat("invalid metric name ", Quote(Token())));
+    if (name.empty()) return Error(StrCat("invalid metric name ", GoQuote(Token())));
     std::string_view suffix;
     FamilyBuilder::Family& family = builder_.For(name, &suffix);
     const MetricType type = family.family.type;
@@ -314,25 +279,26 @@ class TextParser {
         const std::string_view label = MetricName();
         if (label.empty() || label.find(':') != std::string_view::npos) {
           cur_ = start;
-          return Error(StrCat("invalid label name for metric ", Quote(name)));
+          return Error(StrCat("invalid label name for metric ", GoQuote(name)));
         }
-        if (label == "__name__") return Error(StrCat("label name ", Quote(label), " is reserved"));
+        if (label == "__name__")
+          return Error(StrCat("label name ", GoQuote(label), " is reserved"));
         SkipBlanks();
         if (cur_ == line_.size() || line_[cur_] != '=') {
           return Error(
-              StrCat("expected '=' after label name, found ", Quote(line_.substr(cur_, 1))));
+              StrCat("expected '=' after label name, found ", GoQuote(line_.substr(cur_, 1))));
         }
         ++cur_;
         SkipBlanks();
         if (cur_ == line_.size() || line_[cur_] != '"') {
           return Error(StrCat("expected '\"' at start of label value, found ",
-                              Quote(line_.substr(cur_, 1))));
+                              GoQuote(line_.substr(cur_, 1))));
         }
         ++cur_;
         std::string value;
         for (;;) {
           if (cur_ == line_.size())
-            return Error(StrCat("label value ", Quote(value), " contains unescaped new-line"));
+            return Error(StrCat("label value ", GoQuote(value), " contains unescaped new-line"));
           // Copy up to the next quote or backslash in one go.
           const size_t stop = line_.find_first_of("\"\\", cur_);
           const size_t end = stop == std::string_view::npos ? line_.size() : stop;
@@ -351,17 +317,17 @@ class TextParser {
             return Error(StrCat("invalid escape sequence '\\", e, "'"));
           }
         }
-        if (!IsValidUtf8(value)) return Error(StrCat("invalid label value ", Quote(value)));
+        if (!IsValidUtf8(value)) return Error(StrCat("invalid label value ", GoQuote(value)));
         const bool special =
             (type == MetricType::kHistogram && suffix == "_bucket" && label == "le") ||
             (type == MetricType::kSummary && suffix.empty() && label == "quantile");
         for (const Label& held : labels) {
           if (held.first == label) {
-            return Error(StrCat("duplicate label names for metric ", Quote(name)));
+            return Error(StrCat("duplicate label names for metric ", GoQuote(name)));
           }
         }
         if ((label == "le" && le) || (label == "quantile" && quantile)) {
-          return Error(StrCat("duplicate label names for metric ", Quote(name)));
+          return Error(StrCat("duplicate label names for metric ", GoQuote(name)));
         }
         if (special && label == "le") {
           le = std::move(value);
@@ -377,7 +343,7 @@ class TextParser {
         }
         if (cur_ < line_.size() && line_[cur_] == '}') break;
         return Error(StrCat("unexpected end of label value ",
-                            Quote(labels.empty() ? "" : labels.back().second)));
+                            GoQuote(labels.empty() ? "" : labels.back().second)));
       }
       ++cur_;  // '}'
     }
@@ -385,7 +351,7 @@ class TextParser {
     const std::string_view value_text = Token();
     double value;
     if (!ParseGoFloat(value_text, &value)) {
-      return Error(StrCat("expected float as value, got ", Quote(value_text)));
+      return Error(StrCat("expected float as value, got ", GoQuote(value_text)));
     }
     if (cur_ < line_.size()) {  // a blank: a timestamp follows, as Go reads it
       SkipBlanks();
@@ -394,10 +360,10 @@ class TextParser {
       const auto [end, ec] =
           std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ms);
       if (ec != std::errc() || end != timestamp.data() + timestamp.size()) {
-        return Error(StrCat("expected integer as timestamp, got ", Quote(timestamp)));
+        return Error(StrCat("expected integer as timestamp, got ", GoQuote(timestamp)));
       }
       if (cur_ < line_.size()) {
-        return Error(StrCat("spurious string after timestamp: ", Quote(line_.substr(cur_))));
+        return Error(StrCat("spurious string after timestamp: ", GoQuote(line_.substr(cur_))));
       }
       has_timestamp_ = true;
     }
@@ -411,7 +377,7 @@ class TextParser {
       } else if (suffix == "_bucket" && le) {
         double bound;
         if (!ParseGoFloat(*le, &bound)) {
-          return Error(StrCat("expected float as value for 'le' label, got ", Quote(*le)));
+          return Error(StrCat("expected float as value for 'le' label, got ", GoQuote(*le)));
         }
         sample.histogram->buckets.emplace_back(bound, value);
       }  // a bucket without `le`, or no suffix: the series exists, empty (as in Go)
@@ -425,7 +391,7 @@ class TextParser {
         double q;
         if (!ParseGoFloat(*quantile, &q)) {
           return Error(
-              StrCat("expected float as value for 'quantile' label, got ", Quote(*quantile)));
+              StrCat("expected float as value for 'quantile' label, got ", GoQuote(*quantile)));
         }
         sample.summary->quantiles.emplace_back(q, value);
       }
@@ -730,8 +696,8 @@ absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body) {
                                             MetricType::kHistogram};
     if (type == 5)
       return ProtoError(
-          StrCat("family ", Quote(name), " is a gauge histogram, which is not supported"));
-    if (type > 4) return ProtoError(StrCat("family ", Quote(name), " has unknown type ", type));
+          StrCat("family ", GoQuote(name), " is a gauge histogram, which is not supported"));
+    if (type > 4) return ProtoError(StrCat("family ", GoQuote(name), " has unknown type ", type));
     FamilyBuilder::Family& family = builder.Replace(name);
     family.family.help = std::move(help);
     family.family.type = kTypes[type];
@@ -751,7 +717,7 @@ absl::StatusOr<ParsedExposition> ParseProtoDelimited(std::string_view body) {
         static constexpr const char* kNames[] = {"COUNTER", "GAUGE", "SUMMARY", "UNTYPED",
                                                  "HISTOGRAM"};
         return absl::InvalidArgumentError(
-            StrCat("metric of family ", Quote(name), " is not a ", kNames[type]));
+            StrCat("metric of family ", GoQuote(name), " is not a ", kNames[type]));
       }
       family.family.samples.push_back(std::move(sample));
       if (family.family.type == MetricType::kHistogram) {

@@ -24,16 +24,6 @@ int Base64Value(char c) {
   return -1;
 }
 
-// Go's %q, enough for the messages here.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> PercentDecode(std::string_view text) {
@@ -48,7 +38,7 @@ absl::StatusOr<std::string> PercentDecode(std::string_view text) {
     const int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
     if (high < 0 || low < 0) {
       return absl::InvalidArgumentError(StrCat(
-          "invalid URL escape ", Quote(text.substr(i, std::min<size_t>(3, text.size() - i)))));
+          "invalid URL escape ", GoQuote(text.substr(i, std::min<size_t>(3, text.size() - i)))));
     }
     out += static_cast<char>(high * 16 + low);
     i += 2;
@@ -101,7 +91,7 @@ absl::StatusOr<std::vector<storage::Label>> ParseGroupingKey(std::string_view pa
   if (job_base64) {
     absl::StatusOr<std::string> decoded = DecodeBase64Url(job);
     if (!decoded.ok()) {
-      return absl::InvalidArgumentError(StrCat("invalid base64 encoding in job name ", Quote(job),
+      return absl::InvalidArgumentError(StrCat("invalid base64 encoding in job name ", GoQuote(job),
                                                ": ", std::string(decoded.status().message())));
     }
     job = *std::move(decoded);
@@ -117,21 +107,21 @@ absl::StatusOr<std::vector<storage::Label>> ParseGroupingKey(std::string_view pa
     }
     if (parts.size() % 2 != 0) {
       return absl::InvalidArgumentError(
-          StrCat("odd number of components in label string ", Quote(labels)));
+          StrCat("odd number of components in label string ", GoQuote(labels)));
     }
     for (size_t i = 0; i < parts.size(); i += 2) {
       std::string_view name = parts[i];
       const bool base64 = name.ends_with("@base64");
       if (base64) name.remove_suffix(7);
       if (!storage::IsValidLabelName(name) || name.starts_with("__")) {
-        return absl::InvalidArgumentError(StrCat("improper label name ", Quote(name)));
+        return absl::InvalidArgumentError(StrCat("improper label name ", GoQuote(name)));
       }
       std::string value(parts[i + 1]);
       if (base64) {
         absl::StatusOr<std::string> decoded = DecodeBase64Url(value);
         if (!decoded.ok()) {
           return absl::InvalidArgumentError(StrCat("invalid base64 encoding for label ", name, "=",
-                                                   Quote(value), ": ",
+                                                   GoQuote(value), ": ",
                                                    std::string(decoded.status().message())));
         }
         value = *std::move(decoded);

@@ -53,6 +53,24 @@ inline bool IsValidLabelName(std::string_view name) {
   return name.find(':') == std::string_view::npos && IsValidMetricName(name);
 }
 
+// The type's name as client_model's protobuf enum spells it: COUNTER, GAUGE, HISTOGRAM,
+// SUMMARY, UNTYPED (Pushgateway's JSON API and messages use these).
+inline std::string_view MetricTypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "COUNTER";
+    case MetricType::kGauge:
+      return "GAUGE";
+    case MetricType::kHistogram:
+      return "HISTOGRAM";
+    case MetricType::kSummary:
+      return "SUMMARY";
+    case MetricType::kUntyped:
+      break;
+  }
+  return "UNTYPED";
+}
+
 struct MetricFamily {
   std::string name;  // A valid Prometheus metric name.
   std::string help;

@@ -33,22 +33,6 @@ SeriesTable::Kind KindOf(MetricType type) {
   return SeriesTable::Kind::kUntyped;
 }
 
-std::string_view TypeName(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
-      return "COUNTER";
-    case MetricType::kGauge:
-      return "GAUGE";
-    case MetricType::kHistogram:
-      return "HISTOGRAM";
-    case MetricType::kSummary:
-      return "SUMMARY";
-    case MetricType::kUntyped:
-      break;
-  }
-  return "UNTYPED";
-}
-
 std::string GroupKey(const std::vector<Label>& labels) {
   std::string key;
   for (const auto& [name, value] : labels) StrAppend(&key, name, '\xff', value, '\xff');
@@ -421,9 +405,9 @@ absl::Status PushStore::Apply(Push push) {
       if (!claimed.ok()) {
         if (options_.consistency_check) {
           undo();
-          problem = absl::InvalidArgumentError(StrCat("family \"", entry.family.name,
-                                                      "\" pushed as ", TypeName(entry.family.type),
-                                                      ": ", claimed.message()));
+          problem = absl::InvalidArgumentError(
+              StrCat("family \"", entry.family.name, "\" pushed as ",
+                     MetricTypeName(entry.family.type), ": ", claimed.message()));
           return fail(problem);
         }
         entry.exported = false;

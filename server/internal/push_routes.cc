@@ -117,22 +117,6 @@ std::string FormatGoTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
 }
 
-std::string_view TypeName(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
-      return "COUNTER";
-    case MetricType::kGauge:
-      return "GAUGE";
-    case MetricType::kHistogram:
-      return "HISTOGRAM";
-    case MetricType::kSummary:
-      return "SUMMARY";
-    case MetricType::kUntyped:
-      break;
-  }
-  return "UNTYPED";
-}
-
 void AppendLabels(const std::vector<storage::Label>& labels, std::string* out) {
   *out += '{';
   for (size_t i = 0; i < labels.size(); ++i) {
@@ -148,7 +132,7 @@ void AppendLabels(const std::vector<storage::Label>& labels, std::string* out) {
 void AppendFamily(const storage::MetricFamily& family, absl::Time pushed, std::string* out) {
   AppendJsonString(family.name, out);
   StrAppend(out, ":{\"time_stamp\":\"", FormatGoTime(pushed), "\",\"type\":\"",
-            TypeName(family.type), "\"");
+            storage::MetricTypeName(family.type), "\"");
   if (!family.help.empty()) {
     *out += ",\"help\":";
     AppendJsonString(family.help, out);
