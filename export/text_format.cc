@@ -140,15 +140,19 @@ std::string RenderText(std::vector<MetricFamily> families) {
     for (; i + 1 < families.size() && families[i + 1].name == family.name; ++i) {
       std::move(families[i + 1].samples.begin(), families[i + 1].samples.end(),
                 std::back_inserter(family.samples));
+      if (family.help.empty()) family.help = std::move(families[i + 1].help);
     }
     if (family.samples.empty()) continue;
     std::sort(family.samples.begin(), family.samples.end(),
               [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
-    out.append("# HELP ");
-    out.append(family.name);
-    out.push_back(' ');
-    AppendEscaped(family.help, /*escape_quote=*/false, &out);
-    out.append("\n# TYPE ");
+    if (!family.help.empty()) {  // as expfmt: no HELP line without a help text
+      out.append("# HELP ");
+      out.append(family.name);
+      out.push_back(' ');
+      AppendEscaped(family.help, /*escape_quote=*/false, &out);
+      out.push_back('\n');
+    }
+    out.append("# TYPE ");
     out.append(family.name);
     out.push_back(' ');
     out.append(TypeName(family.type));

@@ -126,6 +126,21 @@ TEST(TextFormatTest, MergesFamiliesOfTheSameName) {
             "drops_total{address=\"b\"} 2\n");
 }
 
+TEST(TextFormatTest, WritesNoHelpLineWithoutHelpAndTakesTheFirstHelpGiven) {
+  std::vector<MetricFamily> families = {
+      {"pushed", "", MetricType::kUntyped, {{{{"job", "a"}}, 1}}},
+      {"pushed", "Help from b.", MetricType::kUntyped, {{{{"job", "b"}}, 2}}},
+      {"bare", "", MetricType::kGauge, {{{}, 3}}},
+  };
+  EXPECT_EQ(RenderText(families),
+            "# TYPE bare gauge\n"
+            "bare 3\n"
+            "# HELP pushed Help from b.\n"
+            "# TYPE pushed untyped\n"
+            "pushed{job=\"a\"} 1\n"
+            "pushed{job=\"b\"} 2\n");
+}
+
 TEST(TextFormatTest, SkipsEmptyFamiliesAndRendersNothingForNone) {
   EXPECT_EQ(RenderText({}), "");
   EXPECT_EQ(RenderText({{"empty", "No samples.", MetricType::kGauge, {}}}), "");
