@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::string_view kInconsistent =
     "pushed metrics are invalid or inconsistent with existing metrics: ";
+constexpr std::string_view kOwnPrefix = "metricsgate_";
 constexpr std::string_view kPushTime = "push_time_seconds";
 constexpr std::string_view kFailureTime = "push_failure_time_seconds";
 
@@ -401,7 +402,13 @@ absl::Status PushStore::Apply(Push push) {
         names_->ReleaseName(old_family->family.name, KindOf(old_family->family.type));
         claims[before[f]] = kReleased;
       }
-      absl::Status claimed = names_->ClaimName(entry.family.name, KindOf(entry.family.type));
+      // metricsgate's own metrics are not in the registry: their namespace is refused whole,
+      // as StatsD names in it are.
+      absl::Status claimed =
+          entry.family.name.starts_with(kOwnPrefix)
+              ? absl::FailedPreconditionError(
+                    StrCat("the name is in metricsgate's own namespace (", kOwnPrefix, ")"))
+              : names_->ClaimName(entry.family.name, KindOf(entry.family.type));
       if (!claimed.ok()) {
         if (options_.consistency_check) {
           undo();

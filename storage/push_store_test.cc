@@ -123,6 +123,22 @@ TEST_F(PushStoreTest, RefusesATypeClashWithStatsdSeriesBothWays) {
   EXPECT_TRUE(table_.AddToCounter("temp", 1).ok());  // free again
 }
 
+TEST_F(PushStoreTest, RefusesMetricsgatesOwnNamespace) {
+  PushStore store(&table_, {}, [this] { return now_; });
+  const absl::Status refused =
+      store.Apply(MakePush({{"job", "j"}}, {Gauge("metricsgate_series", 1)}));
+  EXPECT_EQ(refused.message(),
+            "pushed metrics are invalid or inconsistent with existing metrics: family "
+            "\"metricsgate_series\" pushed as GAUGE: the name is in metricsgate's own namespace "
+            "(metricsgate_)");
+  SeriesTable other;
+  PushStore unchecked(&other, {.consistency_check = false}, [this] { return now_; });
+  ASSERT_TRUE(unchecked.Apply(MakePush({{"job", "j"}}, {Gauge("metricsgate_series", 1)})).ok());
+  std::vector<MetricFamily> families;
+  unchecked.Collect(&families);
+  for (const MetricFamily& family : families) EXPECT_NE(family.name, "metricsgate_series");
+}
+
 TEST_F(PushStoreTest, RefusesASeriesAnotherGroupExportsAndDuplicatesWithinAPush) {
   PushStore store(&table_, {}, [this] { return now_; });
   ASSERT_TRUE(store.Apply(MakePush({{"instance", "x"}, {"job", "j"}}, {Gauge("m", 1)})).ok());
