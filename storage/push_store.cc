@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/container/flat_hash_set.h"
 #include "base/str_cat.h"
 #include "base/utf8.h"
 
@@ -510,31 +509,38 @@ size_t PushStore::size() const {
   return groups_.size();
 }
 
+std::vector<MetricFamily> PushStore::PushTimes(const Group& group) {
+  std::vector<MetricFamily> times = {
+      {std::string(kFailureTime),
+       "Last Unix time when changing this group in the Pushgateway failed.",
+       MetricType::kGauge,
+       {Sample{{}, Seconds(group.failure_time)}}},
+      {std::string(kPushTime),
+       "Last Unix time when changing this group in the Pushgateway succeeded.",
+       MetricType::kGauge,
+       {Sample{{}, Seconds(group.push_time)}}}};
+  for (MetricFamily& family : times) Sanitize(group.labels, &family);
+  return times;
+}
+
 void PushStore::Collect(std::vector<MetricFamily>* out) const {
   const std::vector<GroupPtr> groups = Groups();
   if (groups.empty()) return;
-  MetricFamily push_time{std::string(kPushTime),
-                         "Last Unix time when changing this group in the Pushgateway succeeded.",
-                         MetricType::kGauge,
-                         {}};
-  MetricFamily failure_time{std::string(kFailureTime),
-                            "Last Unix time when changing this group in the Pushgateway failed.",
-                            MetricType::kGauge,
-                            {}};
+  std::vector<MetricFamily> times;  // one family each, all groups' samples
   for (const GroupPtr& group : groups) {
     for (const Family& family : group->families) {
       if (family.exported) out->push_back(family.family);
     }
-    MetricFamily labels_only{"", "", MetricType::kGauge, {Sample{}}};
-    Sanitize(group->labels, &labels_only);
-    Sample sample = labels_only.samples[0];
-    sample.value = Seconds(group->push_time);
-    push_time.samples.push_back(sample);
-    sample.value = Seconds(group->failure_time);
-    failure_time.samples.push_back(std::move(sample));
+    std::vector<MetricFamily> own = PushTimes(*group);
+    if (times.empty()) {
+      times = std::move(own);
+      continue;
+    }
+    for (size_t i = 0; i < times.size(); ++i) {
+      times[i].samples.push_back(std::move(own[i].samples[0]));
+    }
   }
-  out->push_back(std::move(push_time));
-  out->push_back(std::move(failure_time));
+  for (MetricFamily& family : times) out->push_back(std::move(family));
 }
 
 void PushStore::CollectOwnMetrics(std::vector<MetricFamily>* out) const {

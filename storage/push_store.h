@@ -99,6 +99,10 @@ class PushStore {
   // The groups, sorted by grouping labels; each is immutable.
   std::vector<std::shared_ptr<const Group>> Groups() const;
 
+  // The group's push_failure_time_seconds and push_time_seconds (in that order), each with one
+  // sample: the grouping labels and `instance=""` if they have no instance.
+  static std::vector<MetricFamily> PushTimes(const Group& group);
+
   // Appends every exported pushed family, and push_time_seconds and
   // push_failure_time_seconds for every group.
   void Collect(std::vector<MetricFamily>* out) const;

@@ -263,6 +263,8 @@ def test_ttl_per_push_and_default_expires_groups():
         assert mg.request("PUT", "/metrics/job/long?ttl=1h", "b 1\n")[0] == 200
         assert mg.request("PUT", "/metrics/job/forever?ttl=0", "c 1\n")[0] == 200
         assert mg.request("PUT", "/metrics/job/x?ttl=soon", "d 1\n")[0] == 400
+        status, _, text = mg.request("PUT", "/metrics/job/x?ttl=%zz", "d 1\n")
+        assert (status, text) == (400, 'bad query: invalid URL escape "%zz"\n')
         deadline = time.monotonic() + WAIT_TIMEOUT
         while ("a", (("instance", ""), ("job", "short"))) in mg.samples():
             assert time.monotonic() < deadline, "the group did not expire"
@@ -285,6 +287,10 @@ def test_delete_groups_by_selector_and_admin_wipe():
             .replace("}", "%7D").replace(",", "%2C"))
         assert (status, json.loads(text)) == (200, {"status": "success", "data": {"deleted": 2}})
         assert {dict(k[1])["instance"] for k in pushed(mg.samples())} == {"db-1", "web-3"}
+        status, _, text = mg.request("DELETE", "/api/v1/groups?match[]=%7Bjob%3D%zz")
+        assert status == 400 and json.loads(text)["error"] == 'invalid URL escape "%zz"'
+        status, _, text = mg.request("DELETE", "/api/v1/groups")
+        assert status == 400 and "no match[] parameter" in json.loads(text)["error"]
         status, _, text = mg.request("DELETE", "/api/v1/groups?match[]=%7Bjob%3D%22%22%7D")
         assert status == 400 and "at least one matcher" in json.loads(text)["error"]
         assert mg.request("PUT", "/api/v1/admin/wipe")[0] == 202

@@ -31,13 +31,14 @@ HttpResponse GoError(int status, std::string_view message) {
   return response;
 }
 
-// The query parameter `name` of `target` (raw), or nullopt; `+` and `%XX` decoded.
-std::optional<std::string> QueryParam(std::string_view target, std::string_view name,
-                                      std::vector<std::string>* all = nullptr) {
+// Every value of the query parameter `name` of `target` (raw), in order, `+` and `%XX`
+// decoded; kInvalidArgument for a malformed escape anywhere in the query.
+absl::StatusOr<std::vector<std::string>> QueryValues(std::string_view target,
+                                                     std::string_view name) {
+  std::vector<std::string> values;
   const size_t question = target.find('?');
-  if (question == std::string_view::npos) return std::nullopt;
+  if (question == std::string_view::npos) return values;
   std::string_view query = target.substr(question + 1);
-  std::optional<std::string> found;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -50,14 +51,12 @@ std::optional<std::string> QueryParam(std::string_view target, std::string_view 
         if (c == '+') c = ' ';
       }
       absl::StatusOr<std::string> decoded = ingest::PercentDecode(*text);
-      if (!decoded.ok()) return std::nullopt;
+      if (!decoded.ok()) return decoded.status();
       *text = *std::move(decoded);
     }
-    if (key != name) continue;
-    if (all != nullptr) all->push_back(value);
-    if (!found) found = std::move(value);
+    if (key == name) values.push_back(std::move(value));
   }
-  return found;
+  return values;
 }
 
 // The body as sent, after Content-Encoding (gzip or snappy, as Pushgateway takes).
@@ -181,22 +180,7 @@ std::string MetricsJson(const PushStore& store) {
       AppendFamily(family.family, family.pushed, &out);
     }
     // The group's own two gauges, as Pushgateway stores them in the group.
-    storage::MetricFamily times[2] = {
-        {"push_failure_time_seconds",
-         "Last Unix time when changing this group in the Pushgateway failed.",
-         MetricType::kGauge,
-         {storage::Sample{{}, absl::ToDoubleSeconds(group->failure_time - absl::UnixEpoch())}}},
-        {"push_time_seconds",
-         "Last Unix time when changing this group in the Pushgateway succeeded.",
-         MetricType::kGauge,
-         {storage::Sample{{}, absl::ToDoubleSeconds(group->push_time - absl::UnixEpoch())}}}};
-    for (storage::MetricFamily& family : times) {
-      family.samples[0].labels = group->labels;
-      if (std::none_of(group->labels.begin(), group->labels.end(),
-                       [](const auto& l) { return l.first == "instance"; })) {
-        family.samples[0].labels.emplace_back("instance", "");
-        std::sort(family.samples[0].labels.begin(), family.samples[0].labels.end());
-      }
+    for (const storage::MetricFamily& family : PushStore::PushTimes(*group)) {
       out += ',';
       AppendFamily(family, group->push_time, &out);
     }
@@ -272,11 +256,14 @@ HttpResponse HandlePush(const HttpRequest& request, std::string_view raw_path,
   PushStore::Push push;
   push.grouping = *std::move(grouping);
   push.replace = request.method == "PUT";
-  if (std::optional<std::string> ttl = QueryParam(request.target, "ttl")) {
-    absl::StatusOr<std::chrono::milliseconds> parsed = ParseDuration(*ttl);
+  absl::StatusOr<std::vector<std::string>> ttls = QueryValues(request.target, "ttl");
+  if (!ttls.ok()) return GoError(400, StrCat("bad query: ", std::string(ttls.status().message())));
+  if (!ttls->empty()) {
+    const std::string& ttl = ttls->front();
+    absl::StatusOr<std::chrono::milliseconds> parsed = ParseDuration(ttl);
     if (!parsed.ok() || parsed->count() < 0) {
       return GoError(400,
-                     StrCat("invalid ttl \"", *ttl, "\": want a duration such as 90s, 15m or 0"));
+                     StrCat("invalid ttl \"", ttl, "\": want a duration such as 90s, 15m or 0"));
     }
     push.ttl = *parsed;
   }
@@ -321,14 +308,13 @@ HttpResponse HandleApiV1(const HttpRequest& request, std::string_view path,
       response = Text(405, "Method Not Allowed");
       response.headers.emplace_back("Allow", "DELETE");
     } else {
-      std::vector<std::string> texts;
-      QueryParam(request.target, "match[]", &texts);
+      absl::StatusOr<std::vector<std::string>> texts = QueryValues(request.target, "match[]");
       std::vector<ingest::LabelSelector> selectors;
-      absl::Status problem;
-      if (texts.empty()) {
+      absl::Status problem = texts.status();
+      if (problem.ok() && texts->empty()) {
         problem = absl::InvalidArgumentError("no match[] parameter: give at least one selector");
       }
-      for (const std::string& text : texts) {
+      for (const std::string& text : problem.ok() ? *texts : std::vector<std::string>{}) {
         absl::StatusOr<ingest::LabelSelector> selector = ingest::LabelSelector::Parse(text);
         if (!selector.ok()) {
           problem = selector.status();
