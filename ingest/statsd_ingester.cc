@@ -331,10 +331,18 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
 
 void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport,
                                   IngestReport* report) {
+  HandlePackets({&packet, 1}, transport, report);
+}
+
+void StatsdIngester::HandlePackets(std::span<const std::string_view> packets,
+                                   StatsdTransport transport, IngestReport* report) {
   thread_local Scratch scratch;
+  // Once per call, not per packet: the mapping's pointer and the counters below are shared by
+  // every receive thread, so touching them per datagram made the cores fight over their cache
+  // lines (BENCHMARKS.md).
   const std::shared_ptr<const MappingConfig> mapping = this->mapping();
-  // One read section per packet: the cached handles are checked once here and stay valid to
-  // the end of the packet (storage/epoch.h).
+  // One read section per call: the cached handles are checked once here and stay valid to
+  // the end of the call (storage/epoch.h).
   storage::EpochGuard guard;
   scratch.CheckSeriesCache(id_, mapping.get(), table_->generation());
   uint64_t lines = 0;
@@ -379,20 +387,23 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
     for (size_t i = 0; i < batched; ++i) handle_line(scratch.batch[i]);
     batched = 0;
   };
-  ForEachStatsdLine(packet, [&](std::string_view text, uint64_t number) {
-    BatchLine& line = scratch.batch[batched++];
-    line.text = text;
-    line.number = number;
-    ParseStatsdLine(text, &line.parsed);
-    if (!line.parsed.samples.empty()) {
-      // The key as the first sample's type has it; Apply changes the type byte for others.
-      line.key = {static_cast<char>('0' + static_cast<int>(line.parsed.samples[0].type)),
-                  line.parsed.name_part, line.parsed.dogstatsd_tags};
-      line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
-      scratch.series.Prefetch(line.hash);
-    }
-    if (batched == Scratch::kBatchLines) handle_batch();
-  });
+  // A batch may span packets: the line views stay valid to the end of the call.
+  for (std::string_view packet : packets) {
+    ForEachStatsdLine(packet, [&](std::string_view text, uint64_t number) {
+      BatchLine& line = scratch.batch[batched++];
+      line.text = text;
+      line.number = number;
+      ParseStatsdLine(text, &line.parsed);
+      if (!line.parsed.samples.empty()) {
+        // The key as the first sample's type has it; Apply changes the type byte for others.
+        line.key = {static_cast<char>('0' + static_cast<int>(line.parsed.samples[0].type)),
+                    line.parsed.name_part, line.parsed.dogstatsd_tags};
+        line.hash = LineCache<Scratch::Resolved>::Hash(line.key);
+        scratch.series.Prefetch(line.hash);
+      }
+      if (batched == Scratch::kBatchLines) handle_batch();
+    });
+  }
   handle_batch();
   lines_.fetch_add(lines, std::memory_order_release);
   samples_.fetch_add(samples, std::memory_order_relaxed);
@@ -403,7 +414,7 @@ void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport trans
   }
   // Counted last, with release: whoever reads this count (acquire, in Collect) and then the
   // table sees every update of the packets counted.
-  packets_[static_cast<size_t>(transport)].fetch_add(1, std::memory_order_release);
+  packets_[static_cast<size_t>(transport)].fetch_add(packets.size(), std::memory_order_release);
 }
 
 void StatsdIngester::Collect(std::vector<storage::MetricFamily>* out) const {

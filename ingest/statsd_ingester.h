@@ -11,8 +11,9 @@
 // A bad line or sample is counted by reason (metricsgate_statsd_bad_lines_total{reason}),
 // logged at debug level at most 10 times a second, and skipped; the rest of the packet is kept.
 //
-// Thread safety: HandlePacket() and Collect() are safe from any number of threads at once;
-// the counters are atomics, the parsing buffers are per thread, and the table is thread-safe.
+// Thread safety: HandlePacket(), HandlePackets() and Collect() are safe from any number of threads
+// at once; the counters are atomics, the parsing buffers are per thread, and the table is
+// thread-safe.
 #ifndef METRICSGATE_INGEST_STATSD_INGESTER_H_
 #define METRICSGATE_INGEST_STATSD_INGESTER_H_
 
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +67,11 @@ class StatsdIngester {
   // body. Fills `*report` if it is not null.
   void HandlePacket(std::string_view packet, StatsdTransport transport,
                     IngestReport* report = nullptr);
+  // The same for several packets received together (one recvmmsg batch), with one read section
+  // and one update of the shared counters for all: the receive threads' way in. Line numbers in
+  // `*report` start again at 1 with each packet.
+  void HandlePackets(std::span<const std::string_view> packets, StatsdTransport transport,
+                     IngestReport* report = nullptr);
 
   // Replaces the mapping (null: none) for packets handled from now on. Safe from any thread.
   void SetMapping(std::shared_ptr<const MappingConfig> mapping) {
@@ -97,12 +104,14 @@ class StatsdIngester {
   storage::SeriesTable* const table_;
   const std::chrono::milliseconds default_ttl_;
   const uint64_t id_;  // tells this ingester's entries in the per-thread caches from others'
-  std::array<std::atomic<uint64_t>, kStatsdTransportCount> packets_{};
+  // Written by every receive thread once per call: apart from the mapping's pointer, whose
+  // load writes its own cache line.
+  alignas(64) std::array<std::atomic<uint64_t>, kStatsdTransportCount> packets_{};
   std::atomic<uint64_t> lines_{0};
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> tag_errors_{0};
   std::atomic<uint64_t> mapping_drops_{0};
-  std::atomic<std::shared_ptr<const MappingConfig>> mapping_;
+  alignas(64) std::atomic<std::shared_ptr<const MappingConfig>> mapping_;
   std::array<std::atomic<uint64_t>, kBadLineReasonCount> bad_lines_{};
 };
 

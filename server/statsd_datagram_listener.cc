@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -38,7 +40,11 @@ namespace {
 
 constexpr size_t kBatch = 32;              // messages per recvmmsg call
 constexpr size_t kBufferSize = 64 * 1024;  // the largest UDP payload fits
-constexpr int kMaxBatchesPerWakeup = 64;   // then let other work on this thread run
+// The buffers start this far apart: a 64 KiB stride would put the start of every datagram in
+// the same cache sets, so a batch's datagrams would evict each other between the kernel's copy
+// and the parse. 17 cache lines more (17 is odd) spreads them over all the sets.
+constexpr size_t kBufferStride = kBufferSize + 17 * 64;
+constexpr int kMaxBatchesPerWakeup = 64;  // then let other work on this thread run
 // While datagrams keep coming, the receive loop pauses this long between drains instead of
 // waking for every datagram: each wakeup then takes a batch, which costs far less CPU per
 // metric (BENCHMARKS.md). The socket buffer (rmem_max, 4 MiB here) holds thousands of
@@ -70,10 +76,10 @@ int SetReadBuffer(int fd, int requested) {
 
 struct StatsdDatagramListener::State {
   State(ingest::StatsdIngester* i, ingest::StatsdTransport t) : ingester(i), transport(t) {
-    buffers.reset(new char[kBatch * kBufferSize]);
+    buffers.reset(new char[kBatch * kBufferStride]);
     wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     for (size_t i = 0; i < kBatch; ++i) {
-      iovecs[i] = {buffers.get() + i * kBufferSize, kBufferSize};
+      iovecs[i] = {buffers.get() + i * kBufferStride, kBufferSize};
       messages[i].msg_hdr.msg_iov = &iovecs[i];
       messages[i].msg_hdr.msg_iovlen = 1;
       messages[i].msg_hdr.msg_control = controls[i];
@@ -98,7 +104,8 @@ struct StatsdDatagramListener::State {
   iovec iovecs[kBatch];
   mmsghdr messages[kBatch] = {};
   alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(uint32_t))];
-  uint32_t last_overflow = 0;  // the kernel's SO_RXQ_OVFL counter, as last seen
+  uint32_t last_overflow = 0;          // the kernel's SO_RXQ_OVFL counter, as last seen
+  std::string_view datagrams[kBatch];  // the batch's complete datagrams, handled together
 
   std::atomic<uint64_t> kernel_drops{0};
   std::atomic<uint64_t> truncated{0};
@@ -108,6 +115,11 @@ struct StatsdDatagramListener::State {
   int wake_fd = -1;
   std::atomic<bool> stopping{false};
   log::RateLimiter error_log{1};
+  // Set while a thread drains the socket (see DrainIfFree).
+  std::atomic<bool> draining{false};
+  // Set while the socket's helper thread drains it instead of the lead (see Lead).
+  std::atomic<bool> helping{false};
+  std::atomic<uint64_t> helper_turns{0};
 };
 
 size_t StatsdDatagramListener::State::Drain() {
@@ -127,6 +139,7 @@ size_t StatsdDatagramListener::State::Drain() {
     }
     total += static_cast<size_t>(received);
     // Only the messages received: the rest of the batch holds stale data (brubeck#56).
+    size_t packets = 0;
     for (int i = 0; i < received; ++i) {
       const msghdr& header = messages[i].msg_hdr;
       for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
@@ -143,9 +156,10 @@ size_t StatsdDatagramListener::State::Drain() {
         truncated.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      ingester->HandlePacket(std::string_view(buffers.get() + i * kBufferSize, messages[i].msg_len),
-                             transport);
+      datagrams[packets++] =
+          std::string_view(buffers.get() + i * kBufferStride, messages[i].msg_len);
     }
+    if (packets > 0) ingester->HandlePackets({datagrams, packets}, transport);
     if (static_cast<size_t>(received) < kBatch) return total;  // the socket is empty
   }
   return total;
@@ -153,19 +167,125 @@ size_t StatsdDatagramListener::State::Drain() {
 
 namespace {
 
-// The receive thread: drains the socket, pauses while datagrams keep coming, and sleeps in
-// poll(2) while the socket is idle, until Stop() writes the eventfd.
-void Receive(StatsdDatagramListener::State& state) {
-  pollfd fds[2] = {{state.fd, POLLIN, 0}, {state.wake_fd, POLLIN, 0}};
-  while (!state.stopping.load(std::memory_order_acquire)) {
-    if (state.Drain() > 0) {
+// How busy a receive thread is: the share of a 10 ms window that the thread spent on a CPU
+// (user and system time). Wall time alone cannot tell, when other processes share the cores
+// and pauses last longer than asked.
+class DutyCycle {
+ public:
+  static constexpr auto kWindow = std::chrono::milliseconds(10);
+
+  DutyCycle() { Restart(std::chrono::steady_clock::now()); }
+
+  // The busy share of the window that has just ended, or a negative number while it lasts.
+  double Busy() {
+    const auto wall = std::chrono::steady_clock::now();
+    if (wall - wall_ < kWindow) return -1;
+    const double busy = std::chrono::duration<double>(ThreadCpu() - cpu_).count() /
+                        std::chrono::duration<double>(wall - wall_).count();
+    Restart(wall);
+    return busy;
+  }
+
+ private:
+  static std::chrono::nanoseconds ThreadCpu() {
+    timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+  }
+  void Restart(std::chrono::steady_clock::time_point wall) {
+    wall_ = wall;
+    cpu_ = ThreadCpu();
+  }
+
+  std::chrono::steady_clock::time_point wall_;
+  std::chrono::nanoseconds cpu_{0};
+};
+
+// Drains `state` unless another thread is draining it; returns the datagrams received. The
+// flag makes draining a socket exclusive, so its datagrams are handled in the order received
+// whichever thread drains it.
+size_t DrainIfFree(StatsdDatagramListener::State& state) {
+  if (state.draining.exchange(true, std::memory_order_acquire)) return 0;
+  const size_t received = state.Drain();
+  state.draining.store(false, std::memory_order_release);
+  return received;
+}
+
+void WaitReadable(std::vector<pollfd>& fds, int timeout_ms, StatsdDatagramListener::State& state) {
+  if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR && state.error_log.Allow()) {
+    log::Warn("StatsD socket poll failed",
+              {{"address", state.local_address}, {"err", strerror(errno)}});
+  }
+}
+
+void ClearWake(int wake_fd) {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t ignored = read(wake_fd, &count, sizeof(count));
+}
+
+// The lead receive thread (the first socket's): drains every socket no helper holds, pauses
+// while datagrams keep coming, and sleeps in poll(2) while they are all idle. When a drain
+// takes longer than the pause (the thread is busy over half the time), it wakes a helper.
+void Lead(const std::vector<std::shared_ptr<StatsdDatagramListener::State>>& states,
+          double wake_helper_busy) {
+  StatsdDatagramListener::State& lead = *states.front();
+  std::vector<pollfd> fds(states.size() + 1);
+  DutyCycle duty;
+  while (!lead.stopping.load(std::memory_order_acquire)) {
+    size_t received = 0;
+    for (const auto& state : states) {
+      if (!state->helping.load(std::memory_order_acquire)) received += DrainIfFree(*state);
+    }
+    if (received > 0) {
+      if (duty.Busy() > wake_helper_busy) {
+        for (size_t i = 1; i < states.size(); ++i) {
+          StatsdDatagramListener::State& helper = *states[i];
+          if (helper.helping.load(std::memory_order_acquire)) continue;
+          helper.helping.store(true, std::memory_order_release);
+          const uint64_t one = 1;
+          [[maybe_unused]] const ssize_t ignored = write(helper.wake_fd, &one, sizeof(one));
+          break;
+        }
+      }
       std::this_thread::sleep_for(kCoalesce);
       continue;
     }
-    if (poll(fds, 2, -1) < 0 && errno != EINTR && state.error_log.Allow()) {
-      log::Warn("StatsD socket poll failed",
-                {{"address", state.local_address}, {"err", strerror(errno)}});
+    // Idle: wait for a datagram on a socket no helper holds, or for a helper handing its
+    // socket back (or Stop()), both on the lead's eventfd. Negative fds are skipped.
+    for (size_t i = 0; i < states.size(); ++i) {
+      fds[i] = {states[i]->helping.load(std::memory_order_acquire) ? -1 : states[i]->fd, POLLIN, 0};
     }
+    fds.back() = {lead.wake_fd, POLLIN, 0};
+    WaitReadable(fds, -1, lead);
+    if (fds.back().revents & POLLIN) ClearWake(lead.wake_fd);
+  }
+}
+
+// A helper receive thread: asleep until the lead wakes it (helping set), then drains its own
+// socket as the lead does, until its drains stay light; then it hands the socket back.
+void Help(StatsdDatagramListener::State& state, StatsdDatagramListener::State& lead,
+          double quiet_busy) {
+  std::vector<pollfd> fds = {{state.wake_fd, POLLIN, 0}};
+  std::vector<pollfd> idle = {{state.fd, POLLIN, 0}, {state.wake_fd, POLLIN, 0}};
+  while (!state.stopping.load(std::memory_order_acquire)) {
+    WaitReadable(fds, -1, state);
+    ClearWake(state.wake_fd);
+    if (!state.helping.load(std::memory_order_acquire)) continue;  // woken by Stop()
+    state.helper_turns.fetch_add(1, std::memory_order_relaxed);
+    DutyCycle duty;
+    for (;;) {
+      if (state.stopping.load(std::memory_order_acquire)) return;
+      const size_t received = DrainIfFree(state);
+      if (const double busy = duty.Busy(); busy >= 0 && busy < quiet_busy) break;
+      if (received > 0) {
+        std::this_thread::sleep_for(kCoalesce);
+      } else {
+        WaitReadable(idle, 1, state);
+      }
+    }
+    state.helping.store(false, std::memory_order_release);
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t ignored = write(lead.wake_fd, &one, sizeof(one));
   }
 }
 
@@ -173,7 +293,7 @@ void Receive(StatsdDatagramListener::State& state) {
 
 absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUdp(
     asio::io_context& ioc, std::string_view address, int sockets, int read_buffer,
-    ingest::StatsdIngester* ingester) {
+    ingest::StatsdIngester* ingester, StatsdReceiveThreads threads) {
   MG_ASSIGN_OR_RETURN(ListenAddress parsed, ParseListenAddress(address));
   std::vector<std::shared_ptr<State>> states;
   for (int i = 0; i < std::max(1, sockets); ++i) {
@@ -197,7 +317,8 @@ absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::
     state->fd = bound.release();
     states.push_back(std::move(state));
   }
-  return std::unique_ptr<StatsdDatagramListener>(new StatsdDatagramListener(std::move(states)));
+  return std::unique_ptr<StatsdDatagramListener>(
+      new StatsdDatagramListener(std::move(states), threads));
 }
 
 absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::CreateUnixgram(
@@ -230,7 +351,7 @@ absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::
   state->granted_read_buffer = SetReadBuffer(bound.native_handle(), read_buffer);
   state->fd = bound.release();
   return std::unique_ptr<StatsdDatagramListener>(
-      new StatsdDatagramListener(std::vector<std::shared_ptr<State>>{std::move(state)}));
+      new StatsdDatagramListener(std::vector<std::shared_ptr<State>>{std::move(state)}, {}));
 }
 
 StatsdDatagramListener::~StatsdDatagramListener() {
@@ -243,8 +364,11 @@ StatsdDatagramListener::~StatsdDatagramListener() {
 }
 
 void StatsdDatagramListener::Start() {
-  for (const std::shared_ptr<State>& state : states_) {
-    state->thread = std::thread([state] { Receive(*state); });
+  states_.front()->thread = std::thread([this] { Lead(states_, threads_.wake_helper_busy); });
+  for (size_t i = 1; i < states_.size(); ++i) {
+    State* state = states_[i].get();
+    state->thread =
+        std::thread([this, state] { Help(*state, *states_.front(), threads_.quiet_busy); });
   }
 }
 
@@ -259,6 +383,14 @@ void StatsdDatagramListener::Stop() {
   for (const std::shared_ptr<State>& state : states_) {
     if (state->thread.joinable()) state->thread.join();
   }
+}
+
+uint64_t StatsdDatagramListener::helper_turns() const {
+  uint64_t turns = 0;
+  for (const std::shared_ptr<State>& state : states_) {
+    turns += state->helper_turns.load(std::memory_order_relaxed);
+  }
+  return turns;
 }
 
 const std::string& StatsdDatagramListener::local_address() const {

@@ -2,10 +2,16 @@
 // and hands each one to the StatsdIngester.
 //
 // A UDP listener may have several sockets on one address (SO_REUSEPORT), among which the kernel
-// spreads senders. Each socket has its own receive thread, outside Asio (whose reactor would
-// wake for every datagram): it drains the socket with recvmmsg(2) in batches, walking only the
-// messages received, and while datagrams keep coming it pauses 200 us between drains so each
-// wakeup takes a batch; an idle socket is waited on in poll(2).
+// spreads senders, and as many receive threads, outside Asio (whose reactor would wake for
+// every datagram). Each drains a socket with recvmmsg(2) in batches, walking only the
+// messages received, and hands the batch to the ingester in one call; while datagrams keep
+// coming it pauses 200 us between drains so each wakeup takes a batch, and it waits in poll(2)
+// while idle. The first thread leads: it drains every socket itself while it can, because two
+// threads on half the load each cost far more CPU per metric than one on all of it (wakeups,
+// and cache lines of shared series moving between cores; BENCHMARKS.md). When the lead is
+// busy over half the time it wakes a helper, which takes over its own socket until it is busy
+// less than a fifth of the time. One thread at a time drains a socket, so one sender's
+// datagrams are handled in order.
 // Datagrams are never truncated (64 KiB buffers). The socket's receive buffer is as large as
 // the kernel allows (net.core.rmem_max) unless --statsd.read-buffer says otherwise, and for UDP
 // the kernel's own drop count (SO_RXQ_OVFL) is read with every datagram and exported as
@@ -30,6 +36,13 @@ class io_context;
 
 namespace metricsgate::server {
 
+// When the receive threads of several sockets step in (see above): the shares of the time a
+// thread is busy, measured over 10 ms. Tests change them to force helpers in or out.
+struct StatsdReceiveThreads {
+  double wake_helper_busy = 0.5;  // the lead wakes a helper when busy more than this
+  double quiet_busy = 0.2;        // a helper hands its socket back when busy less than this
+};
+
 class StatsdDatagramListener {
  public:
   // Binds `sockets` sockets (at least 1) to `address` (text of --statsd.listen-udp) at once, so
@@ -37,7 +50,7 @@ class StatsdDatagramListener {
   // for the kernel's maximum. `ingester` and `ioc` must outlive the listener's receive loops.
   static absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> CreateUdp(
       boost::asio::io_context& ioc, std::string_view address, int sockets, int read_buffer,
-      ingest::StatsdIngester* ingester);
+      ingest::StatsdIngester* ingester, StatsdReceiveThreads threads = {});
 
   // Binds a unix datagram socket at `path` (--statsd.listen-unixgram), replacing a stale
   // socket file there (but no other kind of file), and gives it permissions `mode`. The file
@@ -62,6 +75,8 @@ class StatsdDatagramListener {
 
   // How many sockets receive on the address.
   size_t sockets() const { return states_.size(); }
+  // How many times a helper thread took a socket over from the lead.
+  uint64_t helper_turns() const;
 
   // Appends metricsgate_statsd_datagrams_truncated_total{address}, and for a UDP listener
   // metricsgate_statsd_udp_kernel_drops_total{address}, summed over its sockets.
@@ -70,9 +85,10 @@ class StatsdDatagramListener {
   struct State;
 
  private:
-  explicit StatsdDatagramListener(std::vector<std::shared_ptr<State>> states)
-      : states_(std::move(states)) {}
+  StatsdDatagramListener(std::vector<std::shared_ptr<State>> states, StatsdReceiveThreads threads)
+      : states_(std::move(states)), threads_(threads) {}
   std::vector<std::shared_ptr<State>> states_;  // one per socket; never empty
+  const StatsdReceiveThreads threads_;
 };
 
 }  // namespace metricsgate::server
