@@ -120,6 +120,9 @@ struct StatsdDatagramListener::State {
   // Set while the socket's helper thread drains it instead of the lead (see Lead).
   std::atomic<bool> helping{false};
   std::atomic<uint64_t> helper_turns{0};
+  // The share of the time its thread was busy lately (DutyCycle::average(); the lead's, or a
+  // working helper's; 0 for a helper asleep).
+  std::atomic<double> busy{0};
 };
 
 size_t StatsdDatagramListener::State::Drain() {
@@ -167,24 +170,28 @@ size_t StatsdDatagramListener::State::Drain() {
 
 namespace {
 
-// How busy a receive thread is: the share of a 10 ms window that the thread spent on a CPU
-// (user and system time). Wall time alone cannot tell, when other processes share the cores
-// and pauses last longer than asked.
+// How busy a receive thread is: the share of each 10 ms window that the thread spent on a CPU
+// (user and system time), and an average over the last windows (each weighs a quarter, so about
+// the last 40 ms count). Wall time alone cannot tell, when other processes share the cores and
+// pauses last longer than asked.
 class DutyCycle {
  public:
   static constexpr auto kWindow = std::chrono::milliseconds(10);
 
   DutyCycle() { Restart(std::chrono::steady_clock::now()); }
 
-  // The busy share of the window that has just ended, or a negative number while it lasts.
-  double Busy() {
+  // True when a window has just ended; busy() and average() then tell of it.
+  bool WindowEnded() {
     const auto wall = std::chrono::steady_clock::now();
-    if (wall - wall_ < kWindow) return -1;
-    const double busy = std::chrono::duration<double>(ThreadCpu() - cpu_).count() /
-                        std::chrono::duration<double>(wall - wall_).count();
+    if (wall - wall_ < kWindow) return false;
+    busy_ = std::chrono::duration<double>(ThreadCpu() - cpu_).count() /
+            std::chrono::duration<double>(wall - wall_).count();
+    average_ += (busy_ - average_) / 4;
     Restart(wall);
-    return busy;
+    return true;
   }
+  double busy() const { return busy_; }
+  double average() const { return average_; }
 
  private:
   static std::chrono::nanoseconds ThreadCpu() {
@@ -199,6 +206,8 @@ class DutyCycle {
 
   std::chrono::steady_clock::time_point wall_;
   std::chrono::nanoseconds cpu_{0};
+  double busy_ = 0;
+  double average_ = 0;
 };
 
 // Drains `state` unless another thread is draining it; returns the datagrams received. The
@@ -223,21 +232,36 @@ void ClearWake(int wake_fd) {
   [[maybe_unused]] const ssize_t ignored = read(wake_fd, &count, sizeof(count));
 }
 
+using States = std::vector<std::shared_ptr<StatsdDatagramListener::State>>;
+
+// The busy shares of the lead and the helpers at work, summed: the load of the listener in
+// receive threads.
+double TotalBusy(const States& states) {
+  double total = 0;
+  for (const auto& state : states) total += state->busy.load(std::memory_order_relaxed);
+  return total;
+}
+
 // The lead receive thread (the first socket's): drains every socket no helper holds, pauses
-// while datagrams keep coming, and sleeps in poll(2) while they are all idle. When a drain
-// takes longer than the pause (the thread is busy over half the time), it wakes a helper.
-void Lead(const std::vector<std::shared_ptr<StatsdDatagramListener::State>>& states,
-          double wake_helper_busy) {
+// while datagrams keep coming, and sleeps in poll(2) while they are all idle. When it was busy
+// more than `threads.wake_helper_busy` of the time lately, or saturated, it wakes a helper.
+void Lead(const States& states, const StatsdReceiveThreads& threads) {
   StatsdDatagramListener::State& lead = *states.front();
   std::vector<pollfd> fds(states.size() + 1);
   DutyCycle duty;
   while (!lead.stopping.load(std::memory_order_acquire)) {
     size_t received = 0;
+    bool helped = false;
     for (const auto& state : states) {
-      if (!state->helping.load(std::memory_order_acquire)) received += DrainIfFree(*state);
+      if (state->helping.load(std::memory_order_acquire)) {
+        helped = true;
+      } else {
+        received += DrainIfFree(*state);
+      }
     }
-    if (received > 0) {
-      if (duty.Busy() > wake_helper_busy) {
+    if (duty.WindowEnded()) {
+      lead.busy.store(duty.average(), std::memory_order_relaxed);
+      if (duty.average() > threads.wake_helper_busy || duty.busy() > threads.saturated_busy) {
         for (size_t i = 1; i < states.size(); ++i) {
           StatsdDatagramListener::State& helper = *states[i];
           if (helper.helping.load(std::memory_order_acquire)) continue;
@@ -247,24 +271,30 @@ void Lead(const std::vector<std::shared_ptr<StatsdDatagramListener::State>>& sta
           break;
         }
       }
+    }
+    if (received > 0) {
       std::this_thread::sleep_for(kCoalesce);
       continue;
     }
     // Idle: wait for a datagram on a socket no helper holds, or for a helper handing its
-    // socket back (or Stop()), both on the lead's eventfd. Negative fds are skipped.
+    // socket back (or Stop()), both on the lead's eventfd. Negative fds are skipped. While
+    // helpers work, wake up every window to keep the lead's busy share current for them.
     for (size_t i = 0; i < states.size(); ++i) {
       fds[i] = {states[i]->helping.load(std::memory_order_acquire) ? -1 : states[i]->fd, POLLIN, 0};
     }
     fds.back() = {lead.wake_fd, POLLIN, 0};
-    WaitReadable(fds, -1, lead);
+    WaitReadable(fds, helped ? static_cast<int>(DutyCycle::kWindow.count()) : -1, lead);
     if (fds.back().revents & POLLIN) ClearWake(lead.wake_fd);
   }
 }
 
 // A helper receive thread: asleep until the lead wakes it (helping set), then drains its own
-// socket as the lead does, until its drains stay light; then it hands the socket back.
-void Help(StatsdDatagramListener::State& state, StatsdDatagramListener::State& lead,
-          double quiet_busy) {
+// socket as the lead does, until the lead and the helpers at work are busy less than
+// `threads.quiet_busy` of the time all together (so the lead alone can take the load back
+// without waking a helper again at once); then it hands the socket back.
+void Help(StatsdDatagramListener::State& state, const States& states,
+          const StatsdReceiveThreads& threads) {
+  StatsdDatagramListener::State& lead = *states.front();
   std::vector<pollfd> fds = {{state.wake_fd, POLLIN, 0}};
   std::vector<pollfd> idle = {{state.fd, POLLIN, 0}, {state.wake_fd, POLLIN, 0}};
   while (!state.stopping.load(std::memory_order_acquire)) {
@@ -276,13 +306,17 @@ void Help(StatsdDatagramListener::State& state, StatsdDatagramListener::State& l
     for (;;) {
       if (state.stopping.load(std::memory_order_acquire)) return;
       const size_t received = DrainIfFree(state);
-      if (const double busy = duty.Busy(); busy >= 0 && busy < quiet_busy) break;
+      if (duty.WindowEnded()) {
+        state.busy.store(duty.average(), std::memory_order_relaxed);
+        if (TotalBusy(states) < threads.quiet_busy) break;
+      }
       if (received > 0) {
         std::this_thread::sleep_for(kCoalesce);
       } else {
         WaitReadable(idle, 1, state);
       }
     }
+    state.busy.store(0, std::memory_order_relaxed);
     state.helping.store(false, std::memory_order_release);
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t ignored = write(lead.wake_fd, &one, sizeof(one));
@@ -364,11 +398,10 @@ StatsdDatagramListener::~StatsdDatagramListener() {
 }
 
 void StatsdDatagramListener::Start() {
-  states_.front()->thread = std::thread([this] { Lead(states_, threads_.wake_helper_busy); });
+  states_.front()->thread = std::thread([this] { Lead(states_, threads_); });
   for (size_t i = 1; i < states_.size(); ++i) {
     State* state = states_[i].get();
-    state->thread =
-        std::thread([this, state] { Help(*state, *states_.front(), threads_.quiet_busy); });
+    state->thread = std::thread([this, state] { Help(*state, states_, threads_); });
   }
 }
 

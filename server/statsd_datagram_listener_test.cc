@@ -80,20 +80,22 @@ void SendAndCheck(StatsdReceiveThreads threads, uint64_t* helper_turns) {
 
 TEST(StatsdDatagramListenerTest, LeadAloneReceivesEverySocketInOrder) {
   uint64_t turns = 0;
-  SendAndCheck({.wake_helper_busy = 2.0, .quiet_busy = 0.2}, &turns);  // never busy enough
+  SendAndCheck({.wake_helper_busy = 2.0, .saturated_busy = 2.0}, &turns);  // never busy enough
   EXPECT_EQ(turns, 0u);
 }
 
 TEST(StatsdDatagramListenerTest, HelpersThatStayReceiveInOrder) {
   uint64_t turns = 0;
-  SendAndCheck({.wake_helper_busy = -1.0, .quiet_busy = -1.0}, &turns);  // wake all, keep them
+  SendAndCheck({.wake_helper_busy = -1.0, .saturated_busy = -1.0, .quiet_busy = -1.0},
+               &turns);  // wake all, keep them
   EXPECT_GE(turns, 1u);  // one a window (10 ms) while the lead receives
   EXPECT_LE(turns, 3u);  // and none goes back: three helpers, one turn each
 }
 
 TEST(StatsdDatagramListenerTest, HelpersComingAndGoingLoseNothingAndKeepOrder) {
   uint64_t turns = 0;
-  SendAndCheck({.wake_helper_busy = -1.0, .quiet_busy = 2.0}, &turns);  // back after a window
+  SendAndCheck({.wake_helper_busy = -1.0, .saturated_busy = -1.0, .quiet_busy = 2.0},
+               &turns);  // back after a window
   EXPECT_GT(turns, 3u);  // a helper went back and was woken again
 }
 
