@@ -14,6 +14,7 @@ packages=(
   libsnappy-dev               # snappy-framed push bodies (Content-Encoding: snappy)
   libyaml-cpp-dev             # statsd_exporter mapping files
   libre2-dev                  # regex mapping rules, in Go's (RE2) syntax
+  libjemalloc-dev             # the server's allocator: per-thread caches, no arena lock per free
   pkg-config                  # finds RE2
   libgtest-dev libgmock-dev   # unit tests
   libbenchmark-dev            # Google Benchmark

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -44,6 +45,9 @@ struct Server::Parts {
 
   const Config config;
   asio::io_context ioc;
+  // One more io_context per I/O thread beyond the first (which runs `ioc`), each run by its
+  // own thread: HTTP connections are spread over `ioc` and these.
+  std::vector<std::unique_ptr<asio::io_context>> workers;
   storage::SeriesTable table;
   ingest::StatsdIngester ingester{&table, config.statsd_ttl};
   storage::PushStore push;
@@ -204,8 +208,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     routes.quit = [] { std::raise(SIGTERM); };  // the same orderly shutdown as a signal
   }
   routes.status_json = [p] { return p->StatusJson(); };
-  MG_ASSIGN_OR_RETURN(p->http,
-                      HttpServer::Create(p->ioc, config.web_listen_address, MakeRoutes(routes)));
+  // A small pool: I/O threads serve HTTP (the first also StatsD TCP, timers and signals); more
+  // than four buys nothing yet.
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  std::vector<asio::io_context*> http_contexts = {&p->ioc};
+  for (unsigned i = 1; i < threads; ++i) {
+    p->workers.push_back(std::make_unique<asio::io_context>(1));
+    http_contexts.push_back(p->workers.back().get());
+  }
+  MG_ASSIGN_OR_RETURN(p->http, HttpServer::Create(p->ioc, config.web_listen_address,
+                                                  MakeRoutes(routes), std::move(http_contexts)));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
@@ -306,11 +318,16 @@ int Server::Run() {
   log::Info("HTTP server listening", {{"address", p.http->local_address()},
                                       {"telemetry_path", p.config.web_telemetry_path}});
 
-  // A small pool: I/O threads parse StatsD and serve HTTP; more than four buys nothing yet.
-  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  // The workers run until the main context ends (every connection closed, or the grace period
+  // over); their guards keep them running while they have no connection.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { p.ioc.run(); });
+  for (auto& worker : p.workers) {
+    guards.push_back(asio::make_work_guard(*worker));
+    pool.emplace_back([&context = *worker] { context.run(); });
+  }
   p.ioc.run();
+  for (auto& worker : p.workers) worker->stop();
   for (std::thread& thread : pool) thread.join();
   p.Persist();  // the last pushes, once no request is in flight
   log::Info("stopped");

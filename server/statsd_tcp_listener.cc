@@ -39,6 +39,8 @@ struct StatsdTcpListener::State {
   State(asio::io_context& io, std::chrono::milliseconds idle, ingest::StatsdIngester* i)
       : ioc(io), acceptor(asio::make_strand(io)), idle_timeout(idle), ingester(i) {}
 
+  asio::io_context& NextContext() { return ioc; }  // for AcceptLoop: every connection here
+
   bool Register(const std::shared_ptr<TcpConnection>& connection) {
     absl::MutexLock lock(&mu);
     if (stopping) return false;

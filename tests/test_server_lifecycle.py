@@ -150,3 +150,37 @@ def test_custom_telemetry_path():
         status, headers, body = mg.request("GET", "/internal/metrics")
         assert status == 200 and "metricsgate_series 0\n" in body
         assert mg.request("GET", "/metrics")[0] == 404
+
+
+def test_the_server_allocates_with_jemalloc():
+    # Linked in for the push path's speed (BENCHMARKS.md); a build without it would still pass
+    # every other test, only slower.
+    with Metricsgate(udp="", tcp="") as mg:
+        with open(f"/proc/{mg.proc.pid}/maps") as maps:
+            assert "/libjemalloc.so" in maps.read()
+
+
+def test_connections_on_every_io_thread_read_bodies_of_any_size_in_pieces():
+    # Connections go to the I/O threads in turn; each must read a body far larger than its
+    # read buffer (16 KiB), sent in small pieces, and keep its connection for the next request.
+    lines = "".join(f'big_{i}{{k="v"}} {i}\n' for i in range(5000)).encode()
+    with Metricsgate(udp="", tcp="") as mg:
+        socks = [socket.create_connection(mg.web, timeout=10) for _ in range(4)]
+        for n, sock in enumerate(socks):
+            head = (f"PUT /metrics/job/pieces/conn/{n} HTTP/1.1\r\nHost: x\r\n"
+                    f"Content-Length: {len(lines)}\r\n\r\n").encode()
+            data = head + lines
+            for start in range(0, len(data), 1000):
+                sock.sendall(data[start:start + 1000])
+        for sock in socks:
+            response = sock.recv(4096)
+            assert response.startswith(b"HTTP/1.1 200 OK\r\n"), response
+            sock.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).endswith(b"\r\n\r\nOK\n")
+            sock.close()
+        samples = mg.samples()
+        for n in range(4):
+            labels = (("conn", str(n)), ("instance", ""), ("job", "pieces"), ("k", "v"))
+            assert samples[("big_0", labels)] == 0.0
+            assert samples[("big_4999", labels)] == 4999.0
+            assert sum(1 for key in samples if key[1] == labels) == 5000

@@ -18,10 +18,10 @@
 
 namespace metricsgate::server::internal {
 
-// Accepts on `state->acceptor` (bound to a strand of `state->ioc`) until it is closed, and hands
-// each new socket, on a strand of its own, to `on_accept`. An accept error (out of file
-// descriptors, say) is logged and accepting resumes 100 ms later.
-// `State` must have members `acceptor` (tcp::acceptor) and `ioc` (io_context&).
+// Accepts on `state->acceptor` until it is closed, and hands each new socket, on a strand of
+// its own of `state->NextContext()`, to `on_accept`. An accept error (out of file descriptors,
+// say) is logged and accepting resumes 100 ms later.
+// `State` must have a member `acceptor` (tcp::acceptor) and a method `io_context& NextContext()`.
 template <typename State, typename OnAccept>
 boost::asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state, std::string what,
                                         OnAccept on_accept) {
@@ -29,7 +29,7 @@ boost::asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state, std::strin
   constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
   for (;;) {
     auto [ec, socket] =
-        co_await state->acceptor.async_accept(asio::make_strand(state->ioc), kAwait);
+        co_await state->acceptor.async_accept(asio::make_strand(state->NextContext()), kAwait);
     if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
     if (ec) {
       log::Warn("accept failed", {{"listener", what}, {"err", ec.message()}});
