@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the unit tests with ThreadSanitizer (g++ 12, -fsanitize=thread) into build-tsan/ and
-# runs the ones with concurrent code: the store (epoch reclamation, lock-free index, expiry)
+# runs the ones with concurrent code: the store (epoch reclamation, lock-free index, expiry),
 # the ingester (per-thread series caches against concurrent expiry) and the UDP receive threads
 # (a lead and helpers handing sockets over). Fails on any report.
 #
