@@ -149,7 +149,7 @@ sink=$(rate_of "$work/sink")
 mgc=$(rate_of "$work/mg_counters"); mgm=$(rate_of "$work/mg_mixed")
 ec=$(rate_of "$work/etsy_counters"); em=$(rate_of "$work/etsy_mixed")
 ef=$(rate_of "$work/etsy_flush")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.1f", a / b; else print "n/a" }'; }
 echo
 echo "== summary: loss-free metrics/s, 20 metrics per packet, 10000 names, $senders sender(s)"
 printf '%-34s %12s\n' "recvmmsg-and-discard receiver" "$sink"

@@ -9,8 +9,8 @@
 // while idle. The first thread leads: it drains every socket itself while it can, because two
 // threads on half the load each cost far more CPU per metric than one on all of it (wakeups,
 // and cache lines of shared series moving between cores; BENCHMARKS.md). When the lead is
-// busy over half the time it wakes a helper, which takes over its own socket until the lead
-// and the helpers together are busy less than 40% of the time. One thread at a time drains a
+// busy over 60% of the time it wakes a helper, which takes over its own socket until the lead
+// and the helpers together are busy less than half the time. One thread at a time drains a
 // socket, so one sender's datagrams are handled in order. Datagrams are never truncated (64 KiB
 // buffers). The socket's receive buffer is as large as the kernel allows (net.core.rmem_max) unless
 // --statsd.read-buffer says otherwise, and for UDP the kernel's own drop count (SO_RXQ_OVFL) is
@@ -40,13 +40,14 @@ namespace metricsgate::server {
 // thread is busy, measured in 10 ms windows. Tests change them to force helpers in or out.
 struct StatsdReceiveThreads {
   // The lead wakes a helper when busy more than this lately (an average over about 40 ms)...
-  double wake_helper_busy = 0.5;
+  double wake_helper_busy = 0.6;
   // ...or more than this in one window: saturated, it must not wait, as a socket's buffer fills
   // within tens of milliseconds at full load.
   double saturated_busy = 0.9;
   // A helper hands its socket back when the lead and the helpers at work are busy less than
-  // this all together: below the lead's threshold, as two threads on one load cost more than one.
-  double quiet_busy = 0.4;
+  // this all together: below the lead's threshold, as two threads on one load cost more than
+  // one (the lead alone then carries it at about 0.4).
+  double quiet_busy = 0.5;
 };
 
 class StatsdDatagramListener {
