@@ -77,6 +77,20 @@ TEST_F(PushStoreTest, PutReplacesTheGroupAndPostOnlyTheFamiliesItNames) {
                                            "push_time_seconds{instance=,job=j,} 1006.000000"));
 }
 
+TEST_F(PushStoreTest, PrefetchIsOnlyAHint) {
+  PushStore store(&table_, {}, [this] { return now_; });
+  store.Prefetch({{"job", "none"}});  // no such group: nothing happens
+  EXPECT_EQ(store.size(), 0u);
+  ASSERT_TRUE(store.Apply(MakePush({{"job", "j"}}, {Gauge("a", 1, {{"x", "y"}})})).ok());
+  const uint64_t changes = store.changes();
+  store.Prefetch({{"job", "j"}});
+  EXPECT_EQ(store.changes(), changes);
+  ASSERT_TRUE(store.Apply(MakePush({{"job", "j"}}, {Gauge("a", 2, {{"x", "z"}})})).ok());
+  EXPECT_THAT(Exported(store), ElementsAre("a{instance=,job=j,x=z,} 2.000000",
+                                           "push_failure_time_seconds{instance=,job=j,} 0.000000",
+                                           "push_time_seconds{instance=,job=j,} 1000.000000"));
+}
+
 TEST_F(PushStoreTest, GroupingLabelsOverrideBodyLabelsAndInstanceIsAdded) {
   PushStore store(&table_, {}, [this] { return now_; });
   ASSERT_TRUE(store

@@ -267,6 +267,7 @@ HttpResponse HandlePush(const HttpRequest& request, std::string_view raw_path,
     }
     push.ttl = *parsed;
   }
+  options.push->Prefetch(push.grouping);  // the group this push replaces, while parsing
   absl::StatusOr<std::string> body = DecodeBody(request, options.max_push_body);
   if (!body.ok()) {
     const bool too_large = body.status().code() == absl::StatusCode::kResourceExhausted;
