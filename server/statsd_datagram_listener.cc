@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -86,9 +87,9 @@ struct StatsdDatagramListener::State {
     }
   }
 
-  // Receives until the socket is empty (or for kMaxBatchesPerWakeup batches); returns how
-  // many datagrams it received.
-  size_t Drain();
+  // Receives until the socket is empty, or for `max_batches` batches; returns how many
+  // datagrams it received (a multiple of kBatch only when there may be more).
+  size_t Drain(int max_batches);
 
   // The socket, taken out of Asio (which would otherwise wake its reactor for every datagram).
   int fd = -1;
@@ -125,9 +126,9 @@ struct StatsdDatagramListener::State {
   std::atomic<double> busy{0};
 };
 
-size_t StatsdDatagramListener::State::Drain() {
+size_t StatsdDatagramListener::State::Drain(int max_batches) {
   size_t total = 0;
-  for (int batch = 0; batch < kMaxBatchesPerWakeup; ++batch) {
+  for (int batch = 0; batch < max_batches; ++batch) {
     for (size_t i = 0; i < kBatch; ++i) {
       messages[i].msg_hdr.msg_controllen = sizeof(controls[i]);
       messages[i].msg_hdr.msg_flags = 0;
@@ -213,9 +214,9 @@ class DutyCycle {
 // Drains `state` unless another thread is draining it; returns the datagrams received. The
 // flag makes draining a socket exclusive, so its datagrams are handled in the order received
 // whichever thread drains it.
-size_t DrainIfFree(StatsdDatagramListener::State& state) {
+size_t DrainIfFree(StatsdDatagramListener::State& state, int max_batches) {
   if (state.draining.exchange(true, std::memory_order_acquire)) return 0;
-  const size_t received = state.Drain();
+  const size_t received = state.Drain(max_batches);
   state.draining.store(false, std::memory_order_release);
   return received;
 }
@@ -248,16 +249,30 @@ double TotalBusy(const States& states) {
 void Lead(const States& states, const StatsdReceiveThreads& threads) {
   StatsdDatagramListener::State& lead = *states.front();
   std::vector<pollfd> fds(states.size() + 1);
+  std::vector<char> more(states.size());  // per socket: may hold more datagrams
   DutyCycle duty;
   while (!lead.stopping.load(std::memory_order_acquire)) {
+    // A batch from each socket in turn, while any may hold more: no socket waits for another
+    // to be emptied, which a small receive buffer (net.core.rmem_max) could not hold out for.
+    // A socket that gave less than a full batch is empty for this wakeup.
     size_t received = 0;
     bool helped = false;
-    for (const auto& state : states) {
-      if (state->helping.load(std::memory_order_acquire)) {
-        helped = true;
-      } else {
-        received += DrainIfFree(*state);
+    std::fill(more.begin(), more.end(), true);
+    for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
+      bool any = false;
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (!more[i]) continue;
+        if (states[i]->helping.load(std::memory_order_acquire)) {
+          helped = true;
+          more[i] = false;
+          continue;
+        }
+        const size_t batch = DrainIfFree(*states[i], 1);
+        received += batch;
+        more[i] = batch == kBatch;
+        any = any || more[i];
       }
+      if (!any) break;
     }
     if (duty.WindowEnded()) {
       lead.busy.store(duty.average(), std::memory_order_relaxed);
@@ -305,7 +320,7 @@ void Help(StatsdDatagramListener::State& state, const States& states,
     DutyCycle duty;
     for (;;) {
       if (state.stopping.load(std::memory_order_acquire)) return;
-      const size_t received = DrainIfFree(state);
+      const size_t received = DrainIfFree(state, kMaxBatchesPerWakeup);
       if (duty.WindowEnded()) {
         state.busy.store(duty.average(), std::memory_order_relaxed);
         if (TotalBusy(states) < threads.quiet_busy) break;
