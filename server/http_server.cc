@@ -100,15 +100,7 @@ struct HttpServer::State {
       : ioc(io),
         acceptor(asio::make_strand(io)),
         handler(std::move(h)),
-        connection_contexts(std::move(contexts)) {
-    if (connection_contexts.empty()) connection_contexts.push_back(&ioc);
-  }
-
-  // Where the next connection goes (AcceptLoop). On the acceptor's strand.
-  asio::io_context& NextContext() {
-    next_context = (next_context + 1) % connection_contexts.size();
-    return *connection_contexts[next_context];
-  }
+        connection_contexts(io, std::move(contexts)) {}
 
   bool Stopping() {
     absl::MutexLock lock(&mu);
@@ -136,8 +128,7 @@ struct HttpServer::State {
   asio::io_context& ioc;
   tcp::acceptor acceptor;  // on its own strand
   const HttpHandler handler;
-  std::vector<asio::io_context*> connection_contexts;  // never empty
-  size_t next_context = 0;                             // on the acceptor's strand
+  internal::ConnectionContexts connection_contexts;  // used on the acceptor's strand
   absl::Mutex mu;
   absl::flat_hash_set<Connection*> connections ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;

@@ -46,8 +46,14 @@ struct Server::Parts {
   const Config config;
   asio::io_context ioc;
   // One more io_context per I/O thread beyond the first (which runs `ioc`), each run by its
-  // own thread: HTTP connections are spread over `ioc` and these.
+  // own thread: HTTP and StatsD TCP connections are spread over `ioc` and these.
   std::vector<std::unique_ptr<asio::io_context>> workers;
+  // `ioc` and the workers: where TCP connections go, in turn.
+  std::vector<asio::io_context*> ConnectionContexts() {
+    std::vector<asio::io_context*> contexts = {&ioc};
+    for (auto& worker : workers) contexts.push_back(worker.get());
+    return contexts;
+  }
   storage::SeriesTable table;
   ingest::StatsdIngester ingester{&table, config.statsd_ttl};
   storage::PushStore push;
@@ -191,10 +197,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
                             p->ioc, config.statsd_listen_unixgram, config.statsd_unixsocket_mode,
                             config.statsd_read_buffer, &p->ingester));
   }
+  // A small pool: I/O threads serve HTTP and StatsD TCP connections (the first also timers and
+  // signals); more than four buys nothing yet.
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  for (unsigned i = 1; i < threads; ++i) {
+    p->workers.push_back(std::make_unique<asio::io_context>(1));
+  }
   if (!config.statsd_listen_tcp.empty()) {
-    MG_ASSIGN_OR_RETURN(p->tcp,
-                        StatsdTcpListener::Create(p->ioc, config.statsd_listen_tcp,
-                                                  config.statsd_tcp_idle_timeout, &p->ingester));
+    MG_ASSIGN_OR_RETURN(p->tcp, StatsdTcpListener::Create(p->ioc, config.statsd_listen_tcp,
+                                                          config.statsd_tcp_idle_timeout,
+                                                          &p->ingester, p->ConnectionContexts()));
   }
   RouteOptions routes;
   routes.telemetry_path = config.web_telemetry_path;
@@ -208,16 +220,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     routes.quit = [] { std::raise(SIGTERM); };  // the same orderly shutdown as a signal
   }
   routes.status_json = [p] { return p->StatusJson(); };
-  // A small pool: I/O threads serve HTTP (the first also StatsD TCP, timers and signals); more
-  // than four buys nothing yet.
-  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
-  std::vector<asio::io_context*> http_contexts = {&p->ioc};
-  for (unsigned i = 1; i < threads; ++i) {
-    p->workers.push_back(std::make_unique<asio::io_context>(1));
-    http_contexts.push_back(p->workers.back().get());
-  }
   MG_ASSIGN_OR_RETURN(p->http, HttpServer::Create(p->ioc, config.web_listen_address,
-                                                  MakeRoutes(routes), std::move(http_contexts)));
+                                                  MakeRoutes(routes), p->ConnectionContexts()));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 

@@ -36,10 +36,13 @@ struct TcpConnection {
 }  // namespace
 
 struct StatsdTcpListener::State {
-  State(asio::io_context& io, std::chrono::milliseconds idle, ingest::StatsdIngester* i)
-      : ioc(io), acceptor(asio::make_strand(io)), idle_timeout(idle), ingester(i) {}
-
-  asio::io_context& NextContext() { return ioc; }  // for AcceptLoop: every connection here
+  State(asio::io_context& io, std::chrono::milliseconds idle, ingest::StatsdIngester* i,
+        std::vector<asio::io_context*> contexts)
+      : ioc(io),
+        acceptor(asio::make_strand(io)),
+        connection_contexts(io, std::move(contexts)),
+        idle_timeout(idle),
+        ingester(i) {}
 
   bool Register(const std::shared_ptr<TcpConnection>& connection) {
     absl::MutexLock lock(&mu);
@@ -53,7 +56,8 @@ struct StatsdTcpListener::State {
   }
 
   asio::io_context& ioc;
-  tcp::acceptor acceptor;  // on its own strand
+  tcp::acceptor acceptor;                            // on its own strand
+  internal::ConnectionContexts connection_contexts;  // used on the acceptor's strand
   const std::chrono::milliseconds idle_timeout;
   ingest::StatsdIngester* const ingester;
   std::string local_address;
@@ -118,9 +122,9 @@ asio::awaitable<void> Serve(std::shared_ptr<StatsdTcpListener::State> state,
 
 absl::StatusOr<std::unique_ptr<StatsdTcpListener>> StatsdTcpListener::Create(
     asio::io_context& ioc, std::string_view address, std::chrono::milliseconds idle_timeout,
-    ingest::StatsdIngester* ingester) {
+    ingest::StatsdIngester* ingester, std::vector<asio::io_context*> connection_contexts) {
   MG_ASSIGN_OR_RETURN(ListenAddress parsed, ParseListenAddress(address));
-  auto state = std::make_shared<State>(ioc, idle_timeout, ingester);
+  auto state = std::make_shared<State>(ioc, idle_timeout, ingester, std::move(connection_contexts));
   MG_RETURN_IF_ERROR(internal::OpenAndBind(state->acceptor, parsed, address, "statsd.listen-tcp"));
   state->local_address = internal::EndpointToString(state->acceptor.local_endpoint());
   return std::unique_ptr<StatsdTcpListener>(new StatsdTcpListener(std::move(state)));

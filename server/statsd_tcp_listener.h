@@ -33,11 +33,13 @@ class StatsdTcpListener {
   // The longest line taken; longer ones are dropped and counted.
   static constexpr size_t kMaxLineLength = 64 * 1024;
 
-  // Binds and listens on `address` (text of --statsd.listen-tcp) at once. `ingester` and `ioc`
-  // must outlive the listener's connections.
+  // Binds and listens on `address` (text of --statsd.listen-tcp) at once. Accepts on `ioc`;
+  // connections go to `connection_contexts` in turn, or all to `ioc` when it is empty.
+  // `ingester` and the contexts must outlive the listener's connections.
   static absl::StatusOr<std::unique_ptr<StatsdTcpListener>> Create(
       boost::asio::io_context& ioc, std::string_view address,
-      std::chrono::milliseconds idle_timeout, ingest::StatsdIngester* ingester);
+      std::chrono::milliseconds idle_timeout, ingest::StatsdIngester* ingester,
+      std::vector<boost::asio::io_context*> connection_contexts = {});
   ~StatsdTcpListener();
 
   void Start();
