@@ -219,6 +219,35 @@ TEST_F(StatsdIngesterTest, ReportNamesTheFirstErrorsWithLineNumbers) {
   EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=http}"), 1);
 }
 
+TEST_F(StatsdIngesterTest, PacketsHandledTogetherKeepOrderAcrossBatchesAndCountEach) {
+  // 20 + 20 + 5 lines: the ingester's batches of 32 lines span the packets.
+  std::vector<std::string> texts(3);
+  for (int i = 0; i < 20; ++i) texts[0] += "hits.n" + std::to_string(i) + ":1|c\nlevel:1|g\n";
+  for (int i = 0; i < 19; ++i) texts[1] += "hits.n" + std::to_string(i) + ":2|c\n";
+  texts[1] += "broken\nlevel:2|g";
+  texts[2] = "level:3|g\nhits.n0:4|c\n\nlevel:+1|g\nbad:1|q\nhits.n19:8|c";
+  const std::vector<std::string_view> packets(texts.begin(), texts.end());
+  IngestReport report;
+  ingester_.HandlePackets(packets, StatsdTransport::kUdp, &report);
+  const Values series = Series();
+  EXPECT_EQ(series.at("hits_n0"), 1 + 2 + 4);
+  EXPECT_EQ(series.at("hits_n18"), 1 + 2);
+  EXPECT_EQ(series.at("hits_n19"), 1 + 8);
+  EXPECT_EQ(series.at("level"), 4);  // set to 1 (x20), 2, 3, then +1: in the order sent
+  EXPECT_EQ(report.lines, 40u + 21u + 5u);
+  EXPECT_EQ(report.samples, 40u + 20u + 4u);
+  ASSERT_EQ(report.first_errors.size(), 2u);
+  EXPECT_EQ(report.first_errors[0].line_number, 20u);  // numbers start again in each packet
+  EXPECT_EQ(report.first_errors[0].line, "broken");
+  EXPECT_EQ(report.first_errors[1].line_number, 5u);
+  EXPECT_EQ(report.first_errors[1].reason, BadLineReason::kUnknownType);
+  EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=udp}"), 3);
+  EXPECT_EQ(Own().at("metricsgate_statsd_lines_total"), 66);
+  EXPECT_EQ(TotalBad(), 2);
+  ingester_.HandlePackets({}, StatsdTransport::kUdp);  // nothing: nothing counted
+  EXPECT_EQ(Own().at("metricsgate_statsd_packets_total{transport=udp}"), 3);
+}
+
 TEST_F(StatsdIngesterTest, MappingRenamesLabelsDropsAndSetsBuckets) {
   auto mapping = MappingConfig::Parse(R"(
 mappings:
