@@ -97,8 +97,7 @@ std::optional<HttpResponse> ParseErrorResponse(const beast::error_code& ec) {
 
 struct HttpServer::State {
   State(asio::io_context& io, HttpHandler h, std::vector<asio::io_context*> contexts)
-      : ioc(io),
-        acceptor(asio::make_strand(io)),
+      : acceptor(asio::make_strand(io)),
         handler(std::move(h)),
         connection_contexts(io, std::move(contexts)) {}
 
@@ -125,7 +124,6 @@ struct HttpServer::State {
     if (drained) drained();
   }
 
-  asio::io_context& ioc;
   tcp::acceptor acceptor;  // on its own strand
   const HttpHandler handler;
   internal::ConnectionContexts connection_contexts;  // used on the acceptor's strand

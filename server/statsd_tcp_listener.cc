@@ -38,8 +38,7 @@ struct TcpConnection {
 struct StatsdTcpListener::State {
   State(asio::io_context& io, std::chrono::milliseconds idle, ingest::StatsdIngester* i,
         std::vector<asio::io_context*> contexts)
-      : ioc(io),
-        acceptor(asio::make_strand(io)),
+      : acceptor(asio::make_strand(io)),
         connection_contexts(io, std::move(contexts)),
         idle_timeout(idle),
         ingester(i) {}
@@ -55,7 +54,6 @@ struct StatsdTcpListener::State {
     connections.erase(connection);
   }
 
-  asio::io_context& ioc;
   tcp::acceptor acceptor;                            // on its own strand
   internal::ConnectionContexts connection_contexts;  // used on the acceptor's strand
   const std::chrono::milliseconds idle_timeout;
