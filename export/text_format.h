@@ -20,7 +20,8 @@ inline constexpr std::string_view kTextContentType = "text/plain; version=0.0.4;
 // 0.00001 -> "1e-05", and "+Inf", "-Inf", "NaN".
 void AppendValue(double value, std::string* out);
 
-// Renders `families` as text 0.0.4: for each family `# HELP` (unless its help is empty, as
+// Renders `families` as text 0.0.4 (through a storage::Snapshot and exposition.h's Renderer):
+// for each family `# HELP` (unless its help is empty, as
 // expfmt writes), `# TYPE`, then its samples.
 // Families are written sorted by name and samples by their labels, so the output is the same
 // for the same contents whatever order they arrive in. Families of the same name (several
@@ -28,7 +29,7 @@ void AppendValue(double value, std::string* out);
 // that is not empty. Families without samples are skipped. REQUIRES: names are valid metric names,
 // label names valid label names; families of one name have one type and no two samples with the
 // same labels.
-std::string RenderText(std::vector<storage::MetricFamily> families);
+std::string RenderText(const std::vector<storage::MetricFamily>& families);
 
 }  // namespace metricsgate::exporter
 

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -135,6 +136,43 @@ struct HttpServer::State {
 
 namespace {
 
+// Sends a response whose body comes from `response.stream`: chunked in HTTP/1.1; in HTTP/1.0
+// as it comes, ended by closing the connection. Returns false on a write error.
+asio::awaitable<bool> WriteStreamed(Connection& connection, HttpResponse response, unsigned version,
+                                    bool keep_alive) {
+  http::response<http::empty_body> header{static_cast<http::status>(response.status), version};
+  header.set(http::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) header.set(name, value);
+  const bool chunked = version >= 11;
+  header.keep_alive(keep_alive && chunked);
+  if (chunked) header.chunked(true);
+  http::response_serializer<http::empty_body> serializer{header};
+  connection.stream.expires_after(kWriteTimeout);
+  auto [header_ec, header_bytes] =
+      co_await http::async_write_header(connection.stream, serializer, kAwait);
+  if (header_ec) co_return false;
+  std::string piece;
+  for (;;) {
+    piece.clear();
+    const bool more = response.stream(&piece);
+    if (!piece.empty()) {
+      connection.stream.expires_after(kWriteTimeout);
+      auto [ec, bytes] =
+          chunked ? co_await asio::async_write(connection.stream,
+                                               http::make_chunk(asio::buffer(piece)), kAwait)
+                  : co_await asio::async_write(connection.stream, asio::buffer(piece), kAwait);
+      if (ec) co_return false;
+    }
+    if (!more) break;
+  }
+  if (chunked) {
+    auto [ec, bytes] =
+        co_await asio::async_write(connection.stream, http::make_chunk_last(), kAwait);
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state,
                             std::shared_ptr<Connection> connection) {
   // Beast reads as much as the buffer has room for, at least 512 bytes: from an empty buffer a
@@ -164,6 +202,12 @@ asio::awaitable<void> Serve(std::shared_ptr<HttpServer::State> state,
       const unsigned version = req.version();
       keep_alive = req.keep_alive() && !state->Stopping();
       HttpResponse response = state->handler(ToHttpRequest(std::move(req)));
+      if (response.stream && !head) {
+        const bool ok =
+            co_await WriteStreamed(*connection, std::move(response), version, keep_alive);
+        if (!ok || !keep_alive || version < 11) break;
+        continue;
+      }
       res = ToBeastResponse(std::move(response), version, head, keep_alive);
     }
     connection->stream.expires_after(kWriteTimeout);

@@ -34,6 +34,11 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // A body too large to hold at once: when set, `body` is ignored and the server calls `stream`
+  // until it returns false, each call appending the next piece (maybe empty) to the string it
+  // is given, and sends the pieces as they come (chunked in HTTP/1.1). Not called for HEAD.
+  // Runs on the connection's I/O thread.
+  std::function<bool(std::string*)> stream;
 };
 
 // Runs on an I/O thread; must not block for long.

@@ -2,6 +2,7 @@
 
 #include "base/json.h"
 #include "base/str_cat.h"
+#include "export/exposition.h"
 #include "export/text_format.h"
 #include "server/internal/gzip.h"
 #include "server/internal/push_routes.h"
@@ -13,6 +14,79 @@ constexpr std::string_view kJson = "application/json";
 
 HttpResponse Text(int status, std::string body) {
   return HttpResponse{status, "text/plain; charset=utf-8", std::move(body), {}};
+}
+
+// Whether an Accept-Encoding header takes gzip (listed, and not with q=0).
+bool AcceptsGzip(std::string_view accept_encoding) {
+  while (!accept_encoding.empty()) {
+    const size_t comma = accept_encoding.find(',');
+    std::string_view coding = accept_encoding.substr(0, comma);
+    accept_encoding =
+        comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
+    const size_t semicolon = coding.find(';');
+    std::string_view params =
+        semicolon == std::string_view::npos ? std::string_view() : coding.substr(semicolon + 1);
+    coding = coding.substr(0, semicolon);
+    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding != "gzip" && coding != "x-gzip") continue;
+    params.remove_prefix(std::min(params.find_first_not_of(' '), params.size()));
+    if (params.starts_with("q=0") && params.find_first_of("123456789") == std::string_view::npos) {
+      return false;  // "q=0", "q=0.0": refused
+    }
+    return true;
+  }
+  return false;
+}
+
+// The scrape: the snapshot in the format the Accept header asks for, gzip-compressed when
+// Accept-Encoding allows it. A body that fits in one piece is sent with its length; a larger
+// one is rendered (and compressed) piece by piece as the connection takes it.
+HttpResponse Scrape(const HttpRequest& request, const RouteOptions& options) {
+  const exporter::Format format = exporter::Negotiate(request.header("accept"));
+  auto renderer = std::make_shared<exporter::Renderer>(options.snapshot(), format);
+  HttpResponse response{200, std::string(exporter::ContentType(format)), {}, {}};
+  const bool gzip = AcceptsGzip(request.header("accept-encoding"));
+  std::string first;
+  const bool any = renderer->Next(&first);
+  std::string second;
+  const bool more = any && renderer->Next(&second);
+  if (gzip) {
+    response.headers.emplace_back("Content-Encoding", "gzip");
+    response.headers.emplace_back("Vary", "Accept-Encoding");
+  }
+  if (!more) {
+    if (!gzip) {
+      response.body = std::move(first);
+      return response;
+    }
+    internal::GzipWriter writer;
+    writer.Write(first, /*finish=*/true, &response.body);
+    return response;
+  }
+  std::shared_ptr<internal::GzipWriter> writer;
+  if (gzip) writer = std::make_shared<internal::GzipWriter>();
+  // The first two pieces are rendered already; later ones as the connection asks.
+  auto pending = std::make_shared<std::vector<std::string>>();
+  pending->push_back(std::move(first));
+  pending->push_back(std::move(second));
+  response.stream = [renderer, writer, pending, index = size_t{0},
+                     raw = std::string()](std::string* out) mutable {
+    bool more = true;
+    if (index < pending->size()) {
+      raw = std::move((*pending)[index++]);
+    } else {
+      raw.clear();
+      more = renderer->Next(&raw);
+    }
+    if (writer == nullptr) {
+      *out = std::move(raw);
+      return more;
+    }
+    writer->Write(raw, /*finish=*/!more, out);
+    return more;
+  };
+  return response;
 }
 
 HttpResponse MethodNotAllowed(std::string_view allow) {
@@ -97,8 +171,7 @@ HttpHandler MakeRoutes(RouteOptions options) {
     if (!known) return Text(404, "404 page not found\n");  // Go's net/http wording
     if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
     if (path == options.telemetry_path) {
-      return HttpResponse{
-          200, std::string(exporter::kTextContentType), options.render_metrics(), {}};
+      return Scrape(request, options);
     }
     return Text(200, "OK\n");
   };

@@ -8,17 +8,19 @@
 //   DELETE /api/v1/groups?match[]=<selector>               Pushgateway's JSON API, and more
 //   PUT|POST /-/quit                shut down (lifecycle API only, else 403)
 // GET routes also answer HEAD; another method gets 405 with an Allow header, another path
-// 404. The handler is safe to call from any thread if `render_metrics` is.
+// 404. The handler is safe to call from any thread if `snapshot` is.
 #ifndef METRICSGATE_SERVER_ROUTES_H_
 #define METRICSGATE_SERVER_ROUTES_H_
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "ingest/statsd_ingester.h"
 #include "server/http_types.h"
+#include "storage/snapshot.h"
 
 namespace metricsgate::storage {
 class PushStore;
@@ -28,8 +30,9 @@ namespace metricsgate::server {
 
 struct RouteOptions {
   std::string telemetry_path = "/metrics";
-  // Returns the text-format scrape of everything the server holds.
-  std::function<std::string()> render_metrics;
+  // Returns a sorted snapshot (storage::Snapshot::Sort()) of everything the server exports,
+  // which the scrape renders in the format the client asks for.
+  std::function<std::shared_ptr<const storage::Snapshot>()> snapshot;
   // Takes StatsD lines posted to /api/v1/statsd; must outlive the handler.
   ingest::StatsdIngester* statsd = nullptr;
   // Reloads the mapping file for /-/reload; kFailedPrecondition when there is none.

@@ -1,6 +1,8 @@
 #include "server/routes.h"
 
+#include "export/exposition.h"
 #include "gtest/gtest.h"
+#include "server/internal/gzip.h"
 #include "storage/series_table.h"
 
 namespace metricsgate::server {
@@ -13,15 +15,45 @@ HttpRequest Request(std::string method, std::string target) {
   return request;
 }
 
+// A sorted snapshot of `series` gauges named x_0, x_1, ... with help "y".
+std::shared_ptr<const storage::Snapshot> Gauges(int series) {
+  auto snapshot = std::make_shared<storage::Snapshot>();
+  const uint32_t help = snapshot->AddHelp("y");
+  for (int i = 0; i < series; ++i) {
+    snapshot->AddScalar(snapshot->CopyKey("x_" + std::to_string(i)), storage::MetricType::kGauge,
+                        help, i);
+  }
+  snapshot->Sort();
+  return snapshot;
+}
+
+RouteOptions Options(std::string path,
+                     std::function<std::shared_ptr<const storage::Snapshot>()> snapshot) {
+  RouteOptions options;
+  options.telemetry_path = std::move(path);
+  options.snapshot = std::move(snapshot);
+  return options;
+}
+
+// The whole body of a response, streamed or not.
+std::string Body(HttpResponse& response) {
+  if (!response.stream) return response.body;
+  std::string body, piece;
+  for (bool more = true; more;) {
+    piece.clear();
+    more = response.stream(&piece);
+    body += piece;
+  }
+  return body;
+}
+
 class RoutesTest : public ::testing::Test {
  protected:
   int renders_ = 0;
-  HttpHandler handler_ = MakeRoutes({"/metrics",
-                                     [this] {
-                                       ++renders_;
-                                       return std::string("# HELP x y\n");
-                                     },
-                                     nullptr});
+  HttpHandler handler_ = MakeRoutes(Options("/metrics", [this] {
+    ++renders_;
+    return Gauges(1);
+  }));
 };
 
 TEST_F(RoutesTest, HealthAndReadinessAnswerOk) {
@@ -38,9 +70,62 @@ TEST_F(RoutesTest, MetricsRendersTextFormat) {
   HttpResponse response = handler_(Request("GET", "/metrics?x=1"));
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(response.body, "# HELP x y\n");
+  EXPECT_EQ(response.body, "# HELP x_0 y\n# TYPE x_0 gauge\nx_0 0\n");
+  EXPECT_FALSE(response.stream);
+  EXPECT_TRUE(response.headers.empty());
   EXPECT_EQ(handler_(Request("HEAD", "/metrics")).status, 200);
   EXPECT_EQ(renders_, 2);
+}
+
+TEST_F(RoutesTest, MetricsNegotiatesTheFormatPrometheusAsksFor) {
+  HttpRequest request = Request("GET", "/metrics");
+  request.headers.emplace_back(
+      "accept",
+      "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+      "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+  HttpResponse response = handler_(request);
+  EXPECT_EQ(response.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  EXPECT_EQ(response.body, "# TYPE x_0 gauge\n# HELP x_0 y\nx_0 0\n# EOF\n");
+  request.headers[0].second = "application/json, image/png;q=0.9";  // nothing we serve
+  EXPECT_EQ(handler_(request).content_type, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_F(RoutesTest, MetricsIsGzippedWhenTheClientTakesGzip) {
+  HttpRequest request = Request("GET", "/metrics");
+  request.headers.emplace_back("accept-encoding", "deflate, gzip");
+  HttpResponse response = handler_(request);
+  ASSERT_EQ(response.headers.size(), 2u);
+  EXPECT_EQ(response.headers[0], (std::pair<std::string, std::string>{"Content-Encoding", "gzip"}));
+  absl::StatusOr<std::string> body = internal::Gunzip(response.body, 1 << 20);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(*body, "# HELP x_0 y\n# TYPE x_0 gauge\nx_0 0\n");
+  for (const char* refused : {"gzip;q=0", "identity", "gzip ; q=0.0, br", ""}) {
+    request.headers[0].second = refused;
+    EXPECT_TRUE(handler_(request).headers.empty()) << refused;
+  }
+  request.headers[0].second = "br, gzip;q=0.5";
+  EXPECT_EQ(handler_(request).headers.size(), 2u);
+}
+
+// A large scrape comes in pieces, plain or gzipped, and the pieces make the whole body.
+TEST(LargeScrapeTest, IsStreamedInPiecesThatMakeTheWholeBody) {
+  const std::shared_ptr<const storage::Snapshot> snapshot = Gauges(100000);
+  HttpHandler handler = MakeRoutes(Options("/metrics", [&] { return snapshot; }));
+  const std::string expected = exporter::Render(*snapshot, exporter::Format::kText);
+  ASSERT_GT(expected.size(), 3u << 20);
+  HttpResponse response = handler(Request("GET", "/metrics"));
+  ASSERT_TRUE(response.stream);
+  EXPECT_EQ(Body(response), expected);
+
+  HttpRequest request = Request("GET", "/metrics");
+  request.headers.emplace_back("accept-encoding", "gzip");
+  response = handler(request);
+  ASSERT_TRUE(response.stream);
+  const std::string compressed = Body(response);
+  EXPECT_LT(compressed.size(), expected.size() / 4);
+  absl::StatusOr<std::string> body = internal::Gunzip(compressed, 64 << 20);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(*body, expected);
 }
 
 TEST_F(RoutesTest, UnknownPathIs404AndWrongMethodIs405) {
@@ -56,8 +141,9 @@ TEST_F(RoutesTest, UnknownPathIs404AndWrongMethodIs405) {
 }
 
 TEST(RoutesCustomPathTest, TelemetryPathMoves) {
-  HttpHandler handler = MakeRoutes({"/internal/metrics", [] { return std::string("m"); }, nullptr});
-  EXPECT_EQ(handler(Request("GET", "/internal/metrics")).body, "m");
+  HttpHandler handler = MakeRoutes(Options("/internal/metrics", [] { return Gauges(1); }));
+  EXPECT_EQ(handler(Request("GET", "/internal/metrics")).body,
+            "# HELP x_0 y\n# TYPE x_0 gauge\nx_0 0\n");
   EXPECT_EQ(handler(Request("GET", "/metrics")).status, 404);
 }
 
@@ -65,7 +151,7 @@ TEST(ReloadRouteTest, ReportsTheReloadResult) {
   absl::Status next = absl::OkStatus();
   int calls = 0;
   RouteOptions options;
-  options.render_metrics = [] { return std::string(); };
+  options.snapshot = [] { return std::make_shared<const storage::Snapshot>(); };
   options.reload = [&] {
     ++calls;
     return next;
@@ -94,7 +180,11 @@ class StatsdRouteTest : public ::testing::Test {
   }
   storage::SeriesTable table_;
   ingest::StatsdIngester ingester_{&table_};
-  HttpHandler handler_ = MakeRoutes({"/metrics", [] { return std::string(); }, &ingester_});
+  HttpHandler handler_ = MakeRoutes([this] {
+    RouteOptions options = Options("/metrics", [] { return Gauges(0); });
+    options.statsd = &ingester_;
+    return options;
+  }());
 };
 
 TEST_F(StatsdRouteTest, ReportsAcceptedAndRejectedLinesWithTheFirstErrors) {

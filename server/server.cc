@@ -127,11 +127,14 @@ struct Server::Parts {
     return json;
   }
 
-  std::string RenderMetrics() const {
+  // Everything /metrics exports, sorted. The StatsD and push series go straight from the
+  // store into the snapshot; the server's own metrics (a few dozen) go through MetricFamily.
+  std::shared_ptr<const storage::Snapshot> Snapshot() const {
+    auto snapshot = std::make_shared<storage::Snapshot>();
     std::vector<storage::MetricFamily> families;
     ingester.Collect(&families);  // first: see StatsdIngester::Collect
-    table.Collect(&families);
-    push.Collect(&families);
+    table.AddTo(snapshot.get());
+    push.AddTo(snapshot.get());
     table.CollectOwnMetrics(&families);
     push.CollectOwnMetrics(&families);
     if (udp) udp->Collect(&families);
@@ -152,7 +155,9 @@ struct Server::Parts {
          "A metric with a constant '1' value labeled by the version metricsgate was built from.",
          storage::MetricType::kGauge,
          {{{{"version", MG_VERSION}}, 1}}});
-    return exporter::RenderText(std::move(families));
+    snapshot->AddFamilies(families);
+    snapshot->Sort();
+    return snapshot;
   }
 };
 
@@ -210,7 +215,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   }
   RouteOptions routes;
   routes.telemetry_path = config.web_telemetry_path;
-  routes.render_metrics = [p] { return p->RenderMetrics(); };
+  routes.snapshot = [p] { return p->Snapshot(); };
   routes.statsd = &p->ingester;
   routes.reload = [p] { return p->ReloadMapping(); };
   routes.push = &p->push;

@@ -45,6 +45,7 @@
 #include "base/string_hash.h"
 #include "storage/metric_family.h"
 #include "storage/series_table.h"
+#include "storage/snapshot.h"
 
 namespace metricsgate::storage {
 
@@ -113,6 +114,8 @@ class PushStore {
   // push_failure_time_seconds for every group.
   void Collect(std::vector<MetricFamily>* out) const;
   // Appends the store's own metrics (metricsgate_push_*).
+  // Adds every exported sample of every group, and the groups' push times, to `out`.
+  void AddTo(Snapshot* out) const;
   void CollectOwnMetrics(std::vector<MetricFamily>* out) const;
 
   // Increases with every change of what the store holds (persistence writes when it moved).

@@ -599,6 +599,70 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
   });
 }
 
+void SeriesTable::AddTo(Snapshot* out) const {
+  // Names with a help of their own (from the mapping); every other name has kStatsdHelp.
+  absl::flat_hash_map<std::string, uint32_t, StringViewHash, StringViewEq> helps;
+  for (size_t s = 0; s < kShards; ++s) {
+    NameShard& shard = name_shards_[s];
+    std::lock_guard lock(shard.mu);
+    for (const NameOwner* owner : shard.owners) {
+      if (!owner->derived && owner->series > 0 && owner->help != nullptr &&
+          *owner->help != kStatsdHelp) {
+        helps.emplace(owner->name(), out->AddHelp(*owner->help));
+      }
+    }
+  }
+  const uint32_t default_help = out->AddHelp(kStatsdHelp);
+  std::vector<double> bounds, cumulative, quantiles;
+  EpochGuard guard;
+  ForEach([&](Series& series) {
+    const std::string_view key = out->CopyKey(series.key());
+    uint32_t help = default_help;
+    if (!helps.empty()) {
+      auto it = helps.find(SeriesKeyName(key));
+      if (it != helps.end()) help = it->second;
+    }
+    switch (series.kind) {
+      case Kind::kSummary: {
+        Summary& summary = series.summary();
+        QuantileSketch window;
+        std::lock_guard summary_lock(summary.mu);
+        summary.Rotate(clock_());
+        for (const QuantileSketch& part : summary.parts) window.Merge(part);
+        quantiles.clear();
+        for (double q : summary.spec->quantiles) {
+          quantiles.push_back(q);
+          quantiles.push_back(window.Quantile(q));
+        }
+        out->AddSummary(key, help, quantiles, summary.sum, summary.count);
+        return;
+      }
+      case Kind::kHistogram: {
+        const Histogram& histogram = series.histogram();
+        const std::vector<double>& finite = *histogram.bounds;
+        bounds.assign(finite.begin(), finite.end());
+        bounds.push_back(std::numeric_limits<double>::infinity());
+        cumulative.clear();
+        double total = 0;
+        for (size_t i = 0; i < bounds.size(); ++i) {
+          total += histogram.counts[i].load(std::memory_order_relaxed);
+          cumulative.push_back(total);
+        }
+        out->AddHistogram(key, help, bounds, cumulative,
+                          histogram.sum.load(std::memory_order_relaxed));
+        return;
+      }
+      case Kind::kCounter:
+        out->AddScalar(key, MetricType::kCounter, help,
+                       series.value.load(std::memory_order_relaxed));
+        return;
+      default:  // gauges, and sets (exported as gauges)
+        out->AddScalar(key, MetricType::kGauge, help, series.value.load(std::memory_order_relaxed));
+        return;
+    }
+  });
+}
+
 void SeriesTable::DeleteSeries(void* object) {
   auto* series = static_cast<Series*>(object);
   series->~Series();

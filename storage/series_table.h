@@ -45,6 +45,7 @@
 #include "base/string_hash.h"
 #include "storage/metric_family.h"
 #include "storage/quantile_sketch.h"
+#include "storage/snapshot.h"
 
 namespace metricsgate::storage {
 
@@ -158,6 +159,9 @@ class SeriesTable {
 
   // Appends one family per metric name with all its series, in no particular order.
   void Collect(std::vector<MetricFamily>* out) const;
+
+  // Adds every series to `out` (unsorted). Never blocks updates.
+  void AddTo(Snapshot* out) const;
 
   // Appends the table's own metrics (metricsgate_series).
   void CollectOwnMetrics(std::vector<MetricFamily>* out) const;

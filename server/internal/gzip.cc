@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <new>
+
 #include "base/str_cat.h"
 
 namespace metricsgate::server::internal {
@@ -42,6 +44,39 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_size)
   inflateEnd(&stream);
   if (!status.ok()) return status;
   return out;
+}
+
+struct GzipWriter::State {
+  z_stream stream{};
+};
+
+GzipWriter::GzipWriter() : state_(std::make_unique<State>()) {
+  // 16: a gzip header, not zlib's. deflateInit2 fails only without memory.
+  if (deflateInit2(&state_->stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::bad_alloc();
+  }
+}
+
+GzipWriter::~GzipWriter() { deflateEnd(&state_->stream); }
+
+void GzipWriter::Write(std::string_view in, bool finish, std::string* out) {
+  z_stream& stream = state_->stream;
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  stream.avail_in = static_cast<uInt>(in.size());
+  const int flush = finish ? Z_FINISH : Z_NO_FLUSH;
+  for (;;) {
+    const size_t start = out->size();
+    const size_t room = deflateBound(&stream, stream.avail_in) + 64;
+    out->resize(start + room);
+    stream.next_out = reinterpret_cast<Bytef*>(out->data() + start);
+    stream.avail_out = static_cast<uInt>(room);
+    const int result = deflate(&stream, flush);
+    out->resize(start + room - stream.avail_out);
+    if (result == Z_STREAM_END || (!finish && stream.avail_in == 0 && stream.avail_out > 0)) {
+      return;
+    }
+  }
 }
 
 }  // namespace metricsgate::server::internal

@@ -1,0 +1,124 @@
+// Snapshot: a scrape's copy of everything the server exports, packed flat so that a million
+// series cost a few allocations, sort in one pass and render without touching the store again.
+//
+// Each entry is one series: its key (EncodeSeriesKey() form: name, then sorted labels), its
+// family's type and help, and its value (counters, gauges, untyped) or the offset of its
+// histogram or summary in one shared array of doubles. Keys live in the snapshot's own arena,
+// so a snapshot stays valid after the store changes and no reader of it needs an EpochGuard.
+//
+// Sort() orders entries by metric name, then by labels (each label by name, then value; fewer
+// labels first on a tie), which is the exposition's order, and drops all but the first of
+// entries with the same key. It is an MSD radix sort over the key bytes (O(total key bytes)),
+// because a comparison sort of a million keys sharing long prefixes costs several times more.
+//
+// Thread safety: none; a snapshot belongs to one thread. Moving it keeps entries' keys valid.
+#ifndef METRICSGATE_STORAGE_SNAPSHOT_H_
+#define METRICSGATE_STORAGE_SNAPSHOT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "storage/metric_family.h"
+
+namespace metricsgate::storage {
+
+// A native (exponential) histogram, as Prometheus' protobuf carries it: bucket i of schema s
+// holds values in (2^((i-1)/2^s), 2^(i/2^s)]; `positive` and `negative` are (index, count)
+// pairs in increasing index order, counts > 0.
+struct NativeHistogramView {
+  int schema = 0;
+  double zero_threshold = 0;
+  double zero_count = 0;
+  std::span<const double> positive;  // index, count, index, count, ...
+  std::span<const double> negative;
+};
+
+struct HistogramView {
+  std::span<const double> bounds;      // increasing, the last one +Inf
+  std::span<const double> cumulative;  // one per bound; the last is the count
+  double sum = 0;
+  double count = 0;
+  bool has_native = false;
+  NativeHistogramView native;
+};
+
+struct SummaryView {
+  std::span<const double> quantiles;  // quantile, value, quantile, value, ...
+  double sum = 0;
+  double count = 0;
+};
+
+class Snapshot {
+ public:
+  enum class Shape : uint8_t { kScalar, kHistogram, kSummary };
+  struct Entry {
+    const char* key;
+    uint32_t key_size;
+    uint32_t help;  // index into helps()
+    MetricType type;
+    Shape shape;
+    uint32_t data;  // kHistogram, kSummary: offset in the data array
+    double value;   // kScalar
+
+    std::string_view Key() const { return {key, key_size}; }
+    std::string_view Name() const;
+  };
+
+  Snapshot();
+  Snapshot(Snapshot&&) = default;
+  Snapshot& operator=(Snapshot&&) = default;
+
+  // Interns a help text; returns its index. Index 0 is always "".
+  uint32_t AddHelp(std::string_view help);
+
+  // Copies `key` into the arena and returns the copy (valid for the snapshot's lifetime).
+  std::string_view CopyKey(std::string_view key);
+  // Encodes `name` and `labels` (sorted by name, names unique) as a key in the arena.
+  std::string_view EncodeKey(std::string_view name, std::span<const Label> labels);
+
+  // Adds one series. `key` must come from CopyKey()/EncodeKey() of this snapshot.
+  void AddScalar(std::string_view key, MetricType type, uint32_t help, double value);
+  // `bounds` increasing, ending with +Inf; `cumulative` the same length. `native` may be null.
+  void AddHistogram(std::string_view key, uint32_t help, std::span<const double> bounds,
+                    std::span<const double> cumulative, double sum,
+                    const NativeHistogramView* native = nullptr);
+  // `quantiles`: quantile, value pairs.
+  void AddSummary(std::string_view key, uint32_t help, std::span<const double> quantiles,
+                  double sum, double count);
+  // Adds every sample of `families` (as MetricFamily documents them).
+  void AddFamilies(const std::vector<MetricFamily>& families);
+
+  // Orders entries and drops duplicate keys (see the header comment).
+  void Sort();
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::string_view help(uint32_t index) const { return helps_[index]; }
+  HistogramView Histogram(const Entry& entry) const;
+  SummaryView Summary(const Entry& entry) const;
+
+  // Converts back to MetricFamily values (one family per name, in entry order); for callers
+  // and tests that want the plain model.
+  std::vector<MetricFamily> ToFamilies() const;
+
+ private:
+  char* Allocate(size_t size);
+
+  std::vector<Entry> entries_;
+  std::vector<double> data_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* block_pos_ = nullptr;
+  size_t block_left_ = 0;
+  std::vector<std::unique_ptr<std::string>> help_storage_;
+  std::vector<std::string_view> helps_;
+  absl::flat_hash_map<std::string_view, uint32_t> help_index_;
+};
+
+}  // namespace metricsgate::storage
+
+#endif  // METRICSGATE_STORAGE_SNAPSHOT_H_

@@ -1,0 +1,132 @@
+#include "storage/snapshot.h"
+
+#include <algorithm>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/series_key.h"
+
+namespace metricsgate::storage {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::vector<std::string> Keys(const Snapshot& snapshot) {
+  std::vector<std::string> keys;
+  for (const auto& entry : snapshot.entries()) {
+    std::string key(entry.Key());
+    std::replace(key.begin(), key.end(), '\xff', '{');
+    std::replace(key.begin(), key.end(), '\xfe', '=');
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+TEST(SnapshotTest, SortsByNameThenLabelsAndKeepsTheFirstOfEqualKeys) {
+  Snapshot snapshot;
+  const uint32_t help = snapshot.AddHelp("h");
+  const auto add = [&](std::string_view name, std::vector<Label> labels, double value) {
+    snapshot.AddScalar(snapshot.EncodeKey(name, labels), MetricType::kGauge, help, value);
+  };
+  add("a_b", {}, 1);
+  add("a", {{"x", "2"}}, 2);
+  add("a", {}, 3);
+  add("a", {{"x", "10"}}, 4);
+  add("a", {{"xy", "1"}}, 5);
+  add("a", {{"x", "1"}, {"y", "1"}}, 6);
+  add("a", {{"x", "1"}}, 7);
+  add("a", {{"x", "2"}}, 8);  // a duplicate of the second: dropped
+  add("B", {}, 9);
+  snapshot.Sort();
+  EXPECT_THAT(Keys(snapshot),
+              ElementsAre("B", "a", "a{x=1", "a{x=1{y=1", "a{x=10", "a{x=2", "a{xy=1", "a_b"));
+  std::vector<double> values;
+  for (const auto& entry : snapshot.entries()) values.push_back(entry.value);
+  EXPECT_THAT(values, ElementsAre(9, 3, 7, 6, 4, 2, 5, 1));
+}
+
+// The radix sort agrees with a comparison sort on (name, labels) for many random keys with
+// long shared prefixes, short ones and labels.
+TEST(SnapshotTest, RadixOrderEqualsTheOrderOfNameThenLabels) {
+  std::mt19937 rng(7);
+  Snapshot snapshot;
+  std::vector<std::pair<std::string, std::vector<Label>>> expected;
+  for (int i = 0; i < 20000; ++i) {
+    std::string name = (rng() % 2 ? "app_requests_endpoint_" : "a") + std::to_string(rng() % 500);
+    std::vector<Label> labels;
+    const int label_count = static_cast<int>(rng() % 3);
+    for (int l = 0; l < label_count; ++l) {
+      labels.emplace_back(std::string(1, static_cast<char>('a' + l)) + (rng() % 2 ? "x" : ""),
+                          std::to_string(rng() % 30));
+    }
+    std::sort(labels.begin(), labels.end());
+    expected.emplace_back(name, labels);
+    snapshot.AddScalar(snapshot.EncodeKey(name, labels), MetricType::kGauge, 0, i);
+  }
+  std::stable_sort(expected.begin(), expected.end());
+  expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+  snapshot.Sort();
+  ASSERT_EQ(snapshot.entries().size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& entry = snapshot.entries()[i];
+    ASSERT_EQ(entry.Name(), expected[i].first) << i;
+    ASSERT_EQ(SeriesKeyLabels(entry.Key()), expected[i].second) << i;
+  }
+}
+
+TEST(SnapshotTest, HistogramsAndSummariesReadBackAsAdded) {
+  Snapshot snapshot;
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> bounds = {0.5, 1, inf}, cumulative = {1, 3, 4};
+  const std::vector<double> positive = {-2, 1, 3, 2}, negative = {0, 1};
+  NativeHistogramView native{3, 1e-9, 1, positive, negative};
+  snapshot.AddHistogram(snapshot.EncodeKey("t", std::vector<Label>{}), snapshot.AddHelp("T."),
+                        bounds, cumulative, 5.5, &native);
+  const std::vector<double> quantiles = {0.5, 2, 0.9, 3};
+  snapshot.AddSummary(snapshot.EncodeKey("s", std::vector<Label>{{"k", "v"}}), 0, quantiles, 7, 9);
+  snapshot.Sort();
+  ASSERT_EQ(snapshot.entries().size(), 2u);
+  const SummaryView summary = snapshot.Summary(snapshot.entries()[0]);
+  EXPECT_THAT(summary.quantiles, ElementsAre(0.5, 2, 0.9, 3));
+  EXPECT_EQ(summary.sum, 7);
+  EXPECT_EQ(summary.count, 9);
+  const HistogramView histogram = snapshot.Histogram(snapshot.entries()[1]);
+  EXPECT_EQ(snapshot.help(snapshot.entries()[1].help), "T.");
+  EXPECT_THAT(histogram.bounds, ElementsAre(0.5, 1, inf));
+  EXPECT_THAT(histogram.cumulative, ElementsAre(1, 3, 4));
+  EXPECT_EQ(histogram.sum, 5.5);
+  EXPECT_EQ(histogram.count, 4);
+  ASSERT_TRUE(histogram.has_native);
+  EXPECT_EQ(histogram.native.schema, 3);
+  EXPECT_EQ(histogram.native.zero_threshold, 1e-9);
+  EXPECT_EQ(histogram.native.zero_count, 1);
+  EXPECT_THAT(histogram.native.positive, ElementsAre(-2, 1, 3, 2));
+  EXPECT_THAT(histogram.native.negative, ElementsAre(0, 1));
+
+  const std::vector<MetricFamily> families = snapshot.ToFamilies();
+  ASSERT_EQ(families.size(), 2u);
+  EXPECT_EQ(families[0].name, "s");
+  EXPECT_EQ(families[0].type, MetricType::kSummary);
+  EXPECT_EQ(families[0].samples[0].labels, (std::vector<Label>{{"k", "v"}}));
+  EXPECT_EQ(families[1].samples[0].histogram->buckets.back(), (std::pair<double, double>{inf, 4}));
+}
+
+TEST(SnapshotTest, KeysOutliveTheirSourceAndManyBlocks) {
+  Snapshot snapshot;
+  for (int i = 0; i < 100000; ++i) {
+    std::string key = "series_with_a_fairly_long_name_" + std::to_string(i);
+    snapshot.AddScalar(snapshot.CopyKey(key), MetricType::kCounter, 0, i);
+  }
+  snapshot.Sort();
+  EXPECT_EQ(snapshot.entries().size(), 100000u);
+  EXPECT_EQ(snapshot.entries().front().Key(), "series_with_a_fairly_long_name_0");
+  EXPECT_EQ(snapshot.entries().back().Key(), "series_with_a_fairly_long_name_99999");
+  EXPECT_EQ(snapshot.AddHelp(""), 0u);
+}
+
+}  // namespace
+}  // namespace metricsgate::storage
