@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/string_hash.h"
 #include "benchmark/benchmark.h"
+#include "export/exposition.h"
 #include "export/text_format.h"
 #include "storage/epoch.h"
 #include "storage/series_key.h"
@@ -185,31 +186,97 @@ BENCHMARK(BM_Store_MemoryPerSeries)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 
-// A whole text scrape of Arg counter series over 1,000 names with one label: collect from the
-// store and render, on one core.
-void BM_Scrape_Text(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  storage::SeriesTable table(static_cast<size_t>(n));
+// Fills a table with Arg counter series: over 1,000 names with one label (`labelled`), or each
+// with its own name and no label (so each is a family with its own HELP and TYPE lines).
+void FillCounters(storage::SeriesTable& table, int n, bool labelled) {
   std::string key;
   for (int i = 0; i < n; ++i) {
-    const std::string name = "app_requests_" + std::to_string(i % 1000) + "_total";
-    const std::string value = "instance-" + std::to_string(i / 1000);
-    const storage::LabelView label("instance", value);
-    storage::EncodeSeriesKey(name, &label, 1, &key);
+    if (labelled) {
+      const std::string name = "app_requests_" + std::to_string(i % 1000) + "_total";
+      const std::string value = "instance-" + std::to_string(i / 1000);
+      const storage::LabelView label("instance", value);
+      storage::EncodeSeriesKey(name, &label, 1, &key);
+    } else {
+      key = "stats_app_requests_endpoint_" + std::to_string(i);
+    }
     (void)table.AddToCounter(key, 1 + i);
   }
+}
+
+// A whole scrape on one core: snapshot the store, sort, and render every piece of the body
+// (as the server streams it; the pieces are not kept). Reports the body's bytes.
+void Scrape(benchmark::State& state, bool labelled, exporter::Format format) {
+  const int n = static_cast<int>(state.range(0));
+  storage::SeriesTable table(static_cast<size_t>(n));
+  FillCounters(table, n, labelled);
   size_t bytes = 0;
+  std::string piece;
   for (auto _ : state) {
-    std::vector<storage::MetricFamily> families;
-    table.Collect(&families);
-    std::string text = exporter::RenderText(std::move(families));
-    bytes = text.size();
-    benchmark::DoNotOptimize(text);
+    auto snapshot = std::make_shared<storage::Snapshot>();
+    table.AddTo(snapshot.get());
+    snapshot->Sort();
+    exporter::Renderer renderer(std::move(snapshot), format);
+    bytes = 0;
+    for (;;) {
+      piece.clear();
+      if (!renderer.Next(&piece)) break;
+      bytes += piece.size();
+      benchmark::DoNotOptimize(piece.data());
+    }
   }
   state.counters["bytes"] = static_cast<double>(bytes);
   state.SetItemsProcessed(state.iterations() * n);
 }
+
+void BM_Scrape_Text(benchmark::State& state) { Scrape(state, true, exporter::Format::kText); }
 BENCHMARK(BM_Scrape_Text)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BM_Scrape_Text_DistinctNames(benchmark::State& state) {
+  Scrape(state, false, exporter::Format::kText);
+}
+BENCHMARK(BM_Scrape_Text_DistinctNames)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BM_Scrape_OpenMetrics(benchmark::State& state) {
+  Scrape(state, true, exporter::Format::kOpenMetrics);
+}
+BENCHMARK(BM_Scrape_OpenMetrics)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_Scrape_Protobuf(benchmark::State& state) {
+  Scrape(state, true, exporter::Format::kProtobuf);
+}
+BENCHMARK(BM_Scrape_Protobuf)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// The parts of a 1,000,000-series text scrape: the store's copy into the snapshot, the sort.
+void BM_Scrape_SnapshotOnly(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  storage::SeriesTable table(static_cast<size_t>(n));
+  FillCounters(table, n, true);
+  for (auto _ : state) {
+    storage::Snapshot snapshot;
+    table.AddTo(&snapshot);
+    benchmark::DoNotOptimize(snapshot.entries().data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_Scrape_SnapshotOnly)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BM_Scrape_SortOnly(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  storage::SeriesTable table(static_cast<size_t>(n));
+  FillCounters(table, n, true);
+  storage::Snapshot filled;
+  table.AddTo(&filled);
+  for (auto _ : state) {
+    state.PauseTiming();
+    storage::Snapshot snapshot;
+    table.AddTo(&snapshot);
+    state.ResumeTiming();
+    snapshot.Sort();
+    benchmark::DoNotOptimize(snapshot.entries().data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_Scrape_SortOnly)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace metricsgate

@@ -483,9 +483,19 @@ absl::Status SeriesTable::AddToSet(std::string_view key, std::string_view member
 
 template <typename Fn>
 void SeriesTable::ForEach(Fn&& fn) const {
+  // Series live wherever the allocator put them, so a walk over a large table misses the cache
+  // (and, in a VM, the TLB) on nearly every one: ask for each a few slots ahead.
+  constexpr size_t kAhead = 12;
   for (size_t s = 0; s < kShards; ++s) {
     const Index& index = *shards_[s].index.load(std::memory_order_acquire);
     for (size_t i = 0; i < index.capacity(); ++i) {
+      if (i + kAhead < index.capacity()) {
+        Series* ahead = index.slots[i + kAhead].load(std::memory_order_relaxed);
+        if (ahead != nullptr && ahead != Tombstone<Series>()) {
+          __builtin_prefetch(ahead);
+          __builtin_prefetch(reinterpret_cast<const char*>(ahead) + 64);
+        }
+      }
       Series* series = index.slots[i].load(std::memory_order_acquire);
       if (series != nullptr && series != Tombstone<Series>() &&
           series->ready.load(std::memory_order_acquire)) {

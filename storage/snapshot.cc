@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "storage/series_key.h"
 
@@ -10,6 +11,7 @@ namespace metricsgate::storage {
 namespace {
 
 constexpr size_t kBlockSize = size_t{1} << 20;
+
 constexpr char kLabelStart = '\xff';
 constexpr char kValueStart = '\xfe';
 
@@ -25,7 +27,6 @@ inline unsigned Digit(const Entry& e, size_t depth) {
   if (byte == 0xfe) return 2;
   return byte + 3u;
 }
-constexpr size_t kDigits = 259;
 
 // a < b in the sort's order, both equal before `depth`.
 inline bool Less(const Entry& a, const Entry& b, size_t depth) {
@@ -35,47 +36,139 @@ inline bool Less(const Entry& a, const Entry& b, size_t depth) {
   return Digit(a, i) < Digit(b, i);
 }
 
-void InsertionSort(Entry* begin, Entry* end, size_t depth) {
-  for (Entry* i = begin + 1; i < end; ++i) {
-    Entry value = *i;
-    Entry* j = i;
-    for (; j > begin && Less(value, *(j - 1), depth); --j) *j = *(j - 1);
-    *j = value;
+// The sort works on (window, index) items: a window is 8 key bytes from some depth, mapped as
+// Digit() maps them (clamped to one byte: 0xfc and above, never in UTF-8, all become 0xff) and
+// packed big-endian, so comparing windows compares those 8 bytes. Sorting items by window is
+// cache-friendly; only filling a window touches the key, once per item per 8 bytes of depth
+// that still tell keys apart (shared prefixes are skipped first).
+struct Item {
+  uint64_t window;
+  uint32_t index;
+  bool duplicate;  // the key of the item before it (dropped by Sort())
+};
+
+inline uint64_t Window(const Entry& e, size_t depth) {
+  if (depth + 8 <= e.key_size) {
+    // Eight bytes at once: when none is 0xfc or above, each maps to itself + 3, no carries.
+    uint64_t bytes;
+    std::memcpy(&bytes, e.key + depth, 8);
+    constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL, kHigh = 0x8080808080808080ULL;
+    const uint64_t at_least_fc = bytes & ((bytes & kLow7) + 0x0404040404040404ULL) & kHigh;
+    if (at_least_fc == 0) return __builtin_bswap64(bytes + 0x0303030303030303ULL);
+  }
+  uint64_t window = 0;
+  for (size_t j = 0; j < 8; ++j) {
+    unsigned byte = 0;
+    if (depth + j < e.key_size) {
+      const auto b = static_cast<unsigned char>(e.key[depth + j]);
+      byte = b == 0xff ? 1 : b == 0xfe ? 2 : b < 0xfc ? b + 3u : 0xffu;
+    }
+    window = window << 8 | byte;
+  }
+  return window;
+}
+
+inline bool HasClampedByte(uint64_t window) {
+  for (int j = 0; j < 8; ++j) {
+    if ((window >> (8 * j) & 0xff) == 0xff) return true;
+  }
+  return false;
+}
+
+// Stable sort of items by window: LSD radix, one byte a pass, skipping bytes all items share.
+void SortByWindow(Item* begin, Item* end, Item* scratch) {
+  const size_t n = end - begin;
+  if (n <= 64) {
+    std::stable_sort(begin, end, [](const Item& a, const Item& b) { return a.window < b.window; });
+    return;
+  }
+  size_t counts[8][256] = {};
+  for (const Item* item = begin; item < end; ++item) {
+    for (int j = 0; j < 8; ++j) ++counts[j][item->window >> (8 * j) & 0xff];
+  }
+  Item* from = begin;
+  Item* to = scratch;
+  for (int j = 0; j < 8; ++j) {
+    size_t* count = counts[j];
+    if (count[from->window >> (8 * j) & 0xff] == n) continue;  // one value: nothing to do
+    size_t position = 0;
+    for (size_t d = 0; d < 256; ++d) {
+      const size_t here = count[d];
+      count[d] = position;
+      position += here;
+    }
+    for (const Item* item = from; item < from + n; ++item) {
+      to[count[item->window >> (8 * j) & 0xff]++] = *item;
+    }
+    std::swap(from, to);
+  }
+  if (from != begin) std::copy(from, from + n, begin);
+}
+
+// Keys (and entries) lie scattered in memory once items are sorted by a first window: ask for
+// the entry 16 items ahead, and for the key of the one 8 ahead, whose entry came in by now.
+inline void Prefetch(const Entry* entries, const Item* item, const Item* end, size_t depth) {
+  if (item + 16 < end) __builtin_prefetch(&entries[item[16].index]);
+  if (item + 8 < end) __builtin_prefetch(entries[item[8].index].key + depth);
+}
+
+// Marks each item whose key equals the key of the item before it. REQUIRES: sorted, keys
+// equal before `depth`.
+void MarkDuplicates(const Entry* entries, Item* begin, Item* end, size_t depth) {
+  for (Item* item = begin + 1; item < end; ++item) {
+    const Entry& a = entries[(item - 1)->index];
+    const Entry& b = entries[item->index];
+    item->duplicate = a.key_size == b.key_size &&
+                      std::memcmp(a.key + depth, b.key + depth, a.key_size - depth) == 0;
   }
 }
 
-// Sorts [begin, end), whose keys agree before `depth`; `scratch` holds as many entries.
-void RadixSort(Entry* begin, Entry* end, size_t depth, Entry* scratch, int level) {
+// Sorts items [begin, end), whose keys agree before `depth`, by key; equal keys keep their
+// order, and all but the first of them are marked duplicate. `scratch` holds as many items.
+void SortItems(const Entry* entries, Item* begin, Item* end, size_t depth, Item* scratch,
+               int level) {
   const size_t n = end - begin;
   if (n < 2) return;
-  if (n <= 32) {
-    InsertionSort(begin, end, depth);
+  const auto less = [entries, depth](const Item& a, const Item& b) {
+    return Less(entries[a.index], entries[b.index], depth);
+  };
+  if (n <= 16 || level > 64) {  // few items, or pathological keys: compare whole keys
+    std::stable_sort(begin, end, less);
+    MarkDuplicates(entries, begin, end, depth);
     return;
   }
-  if (level > 48) {  // pathological keys (one split per byte): stop recursing
-    std::sort(begin, end, [depth](const Entry& a, const Entry& b) { return Less(a, b, depth); });
-    return;
-  }
-  // Skip the bytes every key shares, in one pass.
-  size_t shared = begin->key_size;
-  for (const Entry* e = begin + 1; e < end && shared > depth; ++e) {
-    const size_t limit = std::min<size_t>(shared, e->key_size);
+  // Skip the bytes every key shares.
+  const Entry& first = entries[begin->index];
+  size_t shared = first.key_size;
+  for (const Item* item = begin + 1; item < end && shared > depth; ++item) {
+    Prefetch(entries, item, end, depth);
+    const Entry& e = entries[item->index];
+    const size_t limit = std::min<size_t>(shared, e.key_size);
     size_t i = depth;
-    while (i < limit && e->key[i] == begin->key[i]) ++i;
+    while (i < limit && e.key[i] == first.key[i]) ++i;
     shared = i;
   }
   depth = shared;
-  size_t counts[kDigits + 1] = {};
-  for (const Entry* e = begin; e < end; ++e) ++counts[Digit(*e, depth) + 1];
-  for (size_t d = 1; d <= kDigits; ++d) counts[d] += counts[d - 1];
-  // counts[d] is now where digit d starts.
-  size_t starts[kDigits + 1];
-  std::memcpy(starts, counts, sizeof(starts));
-  for (const Entry* e = begin; e < end; ++e) scratch[counts[Digit(*e, depth)]++] = *e;
-  std::copy(scratch, scratch + n, begin);
-  // Digit 0 (keys that end here) are all equal; keep their order.
-  for (size_t d = 1; d < kDigits; ++d) {
-    RadixSort(begin + starts[d], begin + starts[d + 1], depth + 1, scratch, level + 1);
+  for (Item* item = begin; item < end; ++item) {
+    Prefetch(entries, item, end, depth);
+    item->window = Window(entries[item->index], depth);
+  }
+  SortByWindow(begin, end, scratch);
+  for (Item* run = begin; run < end;) {
+    Item* run_end = run + 1;
+    while (run_end < end && run_end->window == run->window) ++run_end;
+    if (run_end - run > 1) {
+      if ((run->window & 0xff) == 0) {
+        // Every key of the run ended inside the window: they are equal.
+        for (Item* item = run + 1; item < run_end; ++item) item->duplicate = true;
+      } else if (HasClampedByte(run->window)) {
+        std::stable_sort(run, run_end, less);
+        MarkDuplicates(entries, run, run_end, depth);
+      } else {
+        SortItems(entries, run, run_end, depth + 8, scratch, level + 1);
+      }
+    }
+    run = run_end;
   }
 }
 
@@ -83,7 +176,52 @@ void RadixSort(Entry* begin, Entry* end, size_t depth, Entry* scratch, int level
 
 std::string_view Snapshot::Entry::Name() const { return SeriesKeyName(Key()); }
 
-Snapshot::Snapshot() { AddHelp(""); }
+struct Snapshot::Buffers {
+  std::vector<Entry> entries;
+  std::vector<Entry> sorted;  // Sort()'s output, swapped with entries
+  std::vector<double> data;
+  std::vector<Item> items, scratch;
+  std::vector<std::unique_ptr<char[]>> blocks;  // the key arena, kBlockSize each or larger
+  std::vector<size_t> block_sizes;
+  size_t block = 0;  // the block being filled
+  char* pos = nullptr;
+  size_t left = 0;
+
+  void Clear() {
+    entries.clear();
+    sorted.clear();
+    data.clear();
+    block = 0;
+    pos = blocks.empty() ? nullptr : blocks[0].get();
+    left = blocks.empty() ? 0 : block_sizes[0];
+  }
+};
+
+namespace {
+std::mutex pool_mu;
+Snapshot::Buffers* pool = nullptr;  // guarded by pool_mu; one set, owned
+}  // namespace
+
+Snapshot::Snapshot() {
+  {
+    std::lock_guard lock(pool_mu);
+    buffers_.reset(pool);
+    pool = nullptr;
+  }
+  if (buffers_ == nullptr) buffers_ = std::make_unique<Buffers>();
+  entries_ = &buffers_->entries;
+  data_ = &buffers_->data;
+  AddHelp("");
+}
+
+Snapshot::~Snapshot() {
+  if (buffers_ == nullptr) return;  // moved from
+  buffers_->Clear();
+  std::lock_guard lock(pool_mu);
+  if (pool == nullptr) {
+    pool = buffers_.release();
+  }
+}
 
 uint32_t Snapshot::AddHelp(std::string_view help) {
   auto it = help_index_.find(help);
@@ -97,15 +235,22 @@ uint32_t Snapshot::AddHelp(std::string_view help) {
 }
 
 char* Snapshot::Allocate(size_t size) {
-  if (size > block_left_) {
-    const size_t block = std::max(size, kBlockSize);
-    blocks_.push_back(std::make_unique<char[]>(block));
-    block_pos_ = blocks_.back().get();
-    block_left_ = block;
+  Buffers& b = *buffers_;
+  while (size > b.left) {
+    if (b.pos != nullptr && b.block + 1 < b.blocks.size()) {
+      ++b.block;  // a kept block
+    } else {
+      const size_t bytes = std::max(size, kBlockSize);
+      b.blocks.push_back(std::make_unique<char[]>(bytes));
+      b.block_sizes.push_back(bytes);
+      b.block = b.blocks.size() - 1;
+    }
+    b.pos = b.blocks[b.block].get();
+    b.left = b.block_sizes[b.block];
   }
-  char* out = block_pos_;
-  block_pos_ += size;
-  block_left_ -= size;
+  char* out = b.pos;
+  b.pos += size;
+  b.left -= size;
   return out;
 }
 
@@ -134,38 +279,38 @@ std::string_view Snapshot::EncodeKey(std::string_view name, std::span<const Labe
 }
 
 void Snapshot::AddScalar(std::string_view key, MetricType type, uint32_t help, double value) {
-  entries_.push_back(
+  entries_->push_back(
       Entry{key.data(), static_cast<uint32_t>(key.size()), help, type, Shape::kScalar, 0, value});
 }
 
 void Snapshot::AddHistogram(std::string_view key, uint32_t help, std::span<const double> bounds,
                             std::span<const double> cumulative, double sum,
                             const NativeHistogramView* native) {
-  const auto offset = static_cast<uint32_t>(data_.size());
+  const auto offset = static_cast<uint32_t>(data_->size());
   const double count = cumulative.empty() ? 0 : cumulative.back();
-  data_.insert(data_.end(),
-               {static_cast<double>(bounds.size()), sum, count, native != nullptr ? 1.0 : 0.0});
-  data_.insert(data_.end(), bounds.begin(), bounds.end());
-  data_.insert(data_.end(), cumulative.begin(), cumulative.end());
+  data_->insert(data_->end(),
+                {static_cast<double>(bounds.size()), sum, count, native != nullptr ? 1.0 : 0.0});
+  data_->insert(data_->end(), bounds.begin(), bounds.end());
+  data_->insert(data_->end(), cumulative.begin(), cumulative.end());
   if (native != nullptr) {
-    data_.insert(data_.end(),
-                 {static_cast<double>(native->schema), native->zero_threshold, native->zero_count});
+    data_->insert(data_->end(), {static_cast<double>(native->schema), native->zero_threshold,
+                                 native->zero_count});
     for (std::span<const double> side : {native->positive, native->negative}) {
-      data_.push_back(static_cast<double>(side.size() / 2));
-      data_.insert(data_.end(), side.begin(), side.end());
+      data_->push_back(static_cast<double>(side.size() / 2));
+      data_->insert(data_->end(), side.begin(), side.end());
     }
   }
-  entries_.push_back(Entry{key.data(), static_cast<uint32_t>(key.size()), help,
-                           MetricType::kHistogram, Shape::kHistogram, offset, 0});
+  entries_->push_back(Entry{key.data(), static_cast<uint32_t>(key.size()), help,
+                            MetricType::kHistogram, Shape::kHistogram, offset, 0});
 }
 
 void Snapshot::AddSummary(std::string_view key, uint32_t help, std::span<const double> quantiles,
                           double sum, double count) {
-  const auto offset = static_cast<uint32_t>(data_.size());
-  data_.insert(data_.end(), {static_cast<double>(quantiles.size() / 2), sum, count});
-  data_.insert(data_.end(), quantiles.begin(), quantiles.end());
-  entries_.push_back(Entry{key.data(), static_cast<uint32_t>(key.size()), help,
-                           MetricType::kSummary, Shape::kSummary, offset, 0});
+  const auto offset = static_cast<uint32_t>(data_->size());
+  data_->insert(data_->end(), {static_cast<double>(quantiles.size() / 2), sum, count});
+  data_->insert(data_->end(), quantiles.begin(), quantiles.end());
+  entries_->push_back(Entry{key.data(), static_cast<uint32_t>(key.size()), help,
+                            MetricType::kSummary, Shape::kSummary, offset, 0});
 }
 
 void Snapshot::AddFamilies(const std::vector<MetricFamily>& families) {
@@ -201,17 +346,25 @@ void Snapshot::AddFamilies(const std::vector<MetricFamily>& families) {
 }
 
 void Snapshot::Sort() {
-  if (entries_.size() < 2) return;
-  std::vector<Entry> scratch(entries_.size());
-  RadixSort(entries_.data(), entries_.data() + entries_.size(), 0, scratch.data(), 0);
-  // Equal keys are adjacent now, in the order they were added: keep the first.
-  auto last = std::unique(entries_.begin(), entries_.end(),
-                          [](const Entry& a, const Entry& b) { return a.Key() == b.Key(); });
-  entries_.erase(last, entries_.end());
+  Buffers& b = *buffers_;
+  const size_t n = b.entries.size();
+  if (n < 2) return;
+  b.items.resize(n);
+  b.scratch.resize(n);
+  for (size_t i = 0; i < n; ++i) b.items[i] = Item{0, static_cast<uint32_t>(i), false};
+  SortItems(b.entries.data(), b.items.data(), b.items.data() + n, 0, b.scratch.data(), 0);
+  b.sorted.clear();
+  b.sorted.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 16 < n) __builtin_prefetch(&b.entries[b.items[i + 16].index]);
+    const Item& item = b.items[i];
+    if (!item.duplicate) b.sorted.push_back(b.entries[item.index]);  // keeps the first
+  }
+  std::swap(b.entries, b.sorted);
 }
 
 HistogramView Snapshot::Histogram(const Entry& entry) const {
-  const double* p = data_.data() + entry.data;
+  const double* p = data_->data() + entry.data;
   const auto n = static_cast<size_t>(p[0]);
   HistogramView view;
   view.sum = p[1];
@@ -233,7 +386,7 @@ HistogramView Snapshot::Histogram(const Entry& entry) const {
 }
 
 SummaryView Snapshot::Summary(const Entry& entry) const {
-  const double* p = data_.data() + entry.data;
+  const double* p = data_->data() + entry.data;
   SummaryView view;
   view.sum = p[1];
   view.count = p[2];
@@ -243,7 +396,7 @@ SummaryView Snapshot::Summary(const Entry& entry) const {
 
 std::vector<MetricFamily> Snapshot::ToFamilies() const {
   std::vector<MetricFamily> out;
-  for (const Entry& entry : entries_) {
+  for (const Entry& entry : *entries_) {
     const std::string_view name = entry.Name();
     if (out.empty() || out.back().name != name) {
       out.push_back(MetricFamily{std::string(name), std::string(help(entry.help)), entry.type, {}});
