@@ -281,11 +281,20 @@ void Renderer::RenderFamilyHeader(size_t first, std::string* out) {
     out->append(TypeName(entry.type, false)).push_back('\n');
     return;
   }
-  if (entry.type == MetricType::kCounter && name.ends_with("_total")) {
-    name.remove_suffix(6);
+  // A counter's samples must be named <family>_total. One named so already is a counter of
+  // that family; one that is not (StatsD counters usually are not) is written as `unknown`
+  // under its own name, so Prometheus stores the same series name from both text formats,
+  // the name statsd_exporter gave it, instead of a new `_total` one.
+  MetricType type = entry.type;
+  if (type == MetricType::kCounter) {
+    if (name.ends_with("_total")) {
+      name.remove_suffix(6);
+    } else {
+      type = MetricType::kUntyped;
+    }
   }
   out->append("# TYPE ").append(name).push_back(' ');
-  out->append(TypeName(entry.type, true)).push_back('\n');
+  out->append(TypeName(type, true)).push_back('\n');
   for (std::string_view unit : {"seconds", "bytes"}) {
     if (name.size() > unit.size() + 1 && name.ends_with(unit) &&
         name[name.size() - unit.size() - 1] == '_') {
@@ -346,18 +355,15 @@ void Renderer::RenderTextEntry(const Snapshot::Entry& entry, std::string* out) {
   if (key.size() > name.size()) AppendLabels(key.substr(name.size()), &labels_);
   const bool open_metrics = format_ == Format::kOpenMetrics;
   switch (entry.shape) {
-    case Snapshot::Shape::kScalar: {
-      const bool add_total =
-          open_metrics && entry.type == MetricType::kCounter && !name.ends_with("_total");
-      if (labels_.empty() && !add_total) {  // the common line, without the general path
+    case Snapshot::Shape::kScalar:
+      if (labels_.empty()) {  // the common line, without the general path
         out->append(name).push_back(' ');
         AppendValue(entry.value, out);
         out->push_back('\n');
         return;
       }
-      AppendLine(name, add_total ? "_total" : "", labels_, "", entry.value, out);
+      AppendLine(name, "", labels_, "", entry.value, out);
       return;
-    }
     case Snapshot::Shape::kHistogram: {
       const HistogramView view = snapshot_->Histogram(entry);
       for (size_t i = 0; i < view.bounds.size(); ++i) {

@@ -38,8 +38,10 @@ std::string_view ContentType(Format format);
 //
 // Text 0.0.4 is what client_golang's expfmt writes: `# HELP` (when there is a help text) and
 // `# TYPE` once per family, families by name, series by labels, histograms as `_bucket` (with
-// `le`), `_sum`, `_count`, summaries as `quantile` lines, `_sum`, `_count`. OpenMetrics adds
-// `_total` to counter samples (its family drops the suffix), writes `unknown` for untyped,
+// `le`), `_sum`, `_count`, summaries as `quantile` lines, `_sum`, `_count`. OpenMetrics writes
+// a counter named `x_total` as the counter family `x`, and a counter without that suffix as
+// `unknown` under its own name (so series keep the names text gives them, where OpenMetrics
+// would rename them `x_total`), writes `unknown` for untyped,
 // escapes `"` in HELP, writes `le` and `quantile` in canonical float form ("1.0"), `# UNIT` for
 // families named `_seconds` or `_bytes`, and ends with `# EOF`. Protobuf writes one message per
 // family; histograms that have a native form carry it next to their classic buckets.

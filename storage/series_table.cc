@@ -24,9 +24,19 @@ const Buckets& DefaultBuckets() {
 struct SeriesTable::Histogram {
   explicit Histogram(Buckets b);
   const Buckets bounds;
+  // Guards the rest, so a scrape reads classic buckets, native buckets, count and sum of the
+  // same moment (Prometheus checks they agree). Held for one observation: a spin lock.
+  std::atomic<bool> locked{false};
+  void Lock() {
+    while (locked.exchange(true, std::memory_order_acquire)) {
+      while (locked.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    }
+  }
+  void Unlock() { locked.store(false, std::memory_order_release); }
   // counts[i] holds the weight of values in (bounds[i-1], bounds[i]]; the last, above all.
-  std::unique_ptr<std::atomic<double>[]> counts;
-  std::atomic<double> sum{0};
+  std::unique_ptr<double[]> counts;
+  double sum = 0;
+  NativeHistogram native;
 };
 
 // A summary's quantiles over a sliding window, as client_golang's.
@@ -125,9 +135,7 @@ T* Tombstone() {
 }  // namespace
 
 SeriesTable::Histogram::Histogram(Buckets b)
-    : bounds(std::move(b)), counts(new std::atomic<double>[bounds->size() + 1]) {
-  for (size_t i = 0; i <= bounds->size(); ++i) counts[i].store(0, std::memory_order_relaxed);
-}
+    : bounds(std::move(b)), counts(new double[bounds->size() + 1]()) {}
 
 SeriesTable::Summary::Summary(std::shared_ptr<const SummarySpec> s, absl::Time now)
     : spec(std::move(s)), parts(std::max(1, spec->age_buckets)), current_start(now) {}
@@ -430,8 +438,11 @@ void SeriesTable::Observe(Handle handle, double value, double weight) {
     Histogram& histogram = series.histogram();
     const std::vector<double>& bounds = *histogram.bounds;
     const size_t index = std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
-    histogram.counts[index].fetch_add(weight, std::memory_order_relaxed);
-    histogram.sum.fetch_add(value * weight, std::memory_order_relaxed);
+    histogram.Lock();
+    histogram.counts[index] += weight;
+    histogram.sum += value * weight;
+    histogram.native.Observe(value, weight);
+    histogram.Unlock();
   }
   Touch(series);
 }
@@ -594,17 +605,19 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
       sample.value = series.value.load(std::memory_order_relaxed);
       return;
     }
-    const Histogram& histogram = series.histogram();
+    Histogram& histogram = series.histogram();
     HistogramValue value;
     double cumulative = 0;
+    histogram.Lock();
     for (size_t i = 0; i <= histogram.bounds->size(); ++i) {
-      cumulative += histogram.counts[i].load(std::memory_order_relaxed);
+      cumulative += histogram.counts[i];
       value.buckets.emplace_back(i < histogram.bounds->size()
                                      ? (*histogram.bounds)[i]
                                      : std::numeric_limits<double>::infinity(),
                                  cumulative);
     }
-    value.sum = histogram.sum.load(std::memory_order_relaxed);
+    value.sum = histogram.sum;
+    histogram.Unlock();
     sample.histogram = std::move(value);
   });
 }
@@ -623,7 +636,7 @@ void SeriesTable::AddTo(Snapshot* out) const {
     }
   }
   const uint32_t default_help = out->AddHelp(kStatsdHelp);
-  std::vector<double> bounds, cumulative, quantiles;
+  std::vector<double> bounds, cumulative, quantiles, positive, negative;
   EpochGuard guard;
   ForEach([&](Series& series) {
     const std::string_view key = out->CopyKey(series.key());
@@ -648,18 +661,31 @@ void SeriesTable::AddTo(Snapshot* out) const {
         return;
       }
       case Kind::kHistogram: {
-        const Histogram& histogram = series.histogram();
+        Histogram& histogram = series.histogram();
         const std::vector<double>& finite = *histogram.bounds;
         bounds.assign(finite.begin(), finite.end());
         bounds.push_back(std::numeric_limits<double>::infinity());
         cumulative.clear();
+        positive.clear();
+        negative.clear();
         double total = 0;
+        histogram.Lock();
         for (size_t i = 0; i < bounds.size(); ++i) {
-          total += histogram.counts[i].load(std::memory_order_relaxed);
+          total += histogram.counts[i];
           cumulative.push_back(total);
         }
-        out->AddHistogram(key, help, bounds, cumulative,
-                          histogram.sum.load(std::memory_order_relaxed));
+        const double sum = histogram.sum;
+        NativeHistogramView native{histogram.native.schema(),
+                                   NativeHistogram::kZeroThreshold,
+                                   histogram.native.zero_count(),
+                                   {},
+                                   {}};
+        histogram.native.AppendBuckets(true, &positive);
+        histogram.native.AppendBuckets(false, &negative);
+        histogram.Unlock();
+        native.positive = positive;
+        native.negative = negative;
+        out->AddHistogram(key, help, bounds, cumulative, sum, &native);
         return;
       }
       case Kind::kCounter:

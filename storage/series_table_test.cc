@@ -159,6 +159,59 @@ TEST(SeriesTableTest, HistogramCountsWeightsIntoCumulativeBuckets) {
   EXPECT_EQ(h.sum, 0.5 + 1 + 12 + 100);
 }
 
+// Histograms carry native buckets next to the classic ones, from the same observations.
+TEST(SeriesTableTest, HistogramsCarryNativeBucketsInTheSnapshot) {
+  SeriesTable table;
+  ASSERT_TRUE(table.Observe("t", 1.0, 1).ok());
+  ASSERT_TRUE(table.Observe("t", 1.05, 4).ok());  // sampled at 1/4; (1, 1.0905] at schema 3
+  ASSERT_TRUE(table.Observe("t", 0, 2).ok());
+  ASSERT_TRUE(table.Observe("t", -3, 1).ok());
+  Snapshot snapshot;
+  table.AddTo(&snapshot);
+  ASSERT_EQ(snapshot.entries().size(), 1u);
+  const HistogramView h = snapshot.Histogram(snapshot.entries()[0]);
+  EXPECT_EQ(h.count, 8);
+  EXPECT_EQ(h.sum, 1 + 4.2 - 3);
+  ASSERT_TRUE(h.has_native);
+  EXPECT_EQ(h.native.schema, 3);
+  EXPECT_EQ(h.native.zero_threshold, NativeHistogram::kZeroThreshold);
+  EXPECT_EQ(h.native.zero_count, 2);
+  EXPECT_THAT(h.native.positive, ElementsAre(0, 1, 1, 4));
+  // -3 = -(2^1.585): bucket ceil(1.585 * 8) = 13 on the negative side.
+  EXPECT_THAT(h.native.negative, ElementsAre(13, 1));
+}
+
+// A scrape reads one moment of a histogram: classic count, native buckets and sum agree even
+// while two threads observe into it.
+TEST(SeriesTableTest, HistogramSnapshotsAgreeWithThemselvesUnderConcurrentObservations) {
+  SeriesTable table;
+  ASSERT_TRUE(table.Observe("t", 0.5, 1).ok());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 2; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i) {
+        ASSERT_TRUE(table.Observe("t", (i % 50) * 0.01 + t, 1).ok());
+      }
+    });
+  }
+  int snapshots = 0, disagreements = 0;
+  while (snapshots < 200) {
+    Snapshot snapshot;
+    table.AddTo(&snapshot);
+    const HistogramView h = snapshot.Histogram(snapshot.entries()[0]);
+    double native = h.native.zero_count;
+    for (size_t k = 1; k < h.native.positive.size(); k += 2) native += h.native.positive[k];
+    if (native != h.count || h.cumulative.back() != h.count) ++disagreements;
+    ++snapshots;
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(disagreements, 0);
+  Snapshot last;
+  table.AddTo(&last);
+  EXPECT_EQ(last.Histogram(last.entries()[0]).count, 40001);
+}
+
 TEST(SeriesTableTest, DefaultBucketsAreClientGolangs) {
   EXPECT_EQ(*DefaultBuckets(),
             (std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}));

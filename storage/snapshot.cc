@@ -214,6 +214,9 @@ Snapshot::Snapshot() {
   AddHelp("");
 }
 
+Snapshot::Snapshot(Snapshot&&) noexcept = default;
+Snapshot& Snapshot::operator=(Snapshot&&) noexcept = default;
+
 Snapshot::~Snapshot() {
   if (buffers_ == nullptr) return;  // moved from
   buffers_->Clear();

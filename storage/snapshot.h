@@ -78,8 +78,8 @@ class Snapshot {
   // a million series fills ~100 MB, and first touching fresh pages costs more than the scrape
   // itself in a VM. One set of buffers is kept, so the memory held is one snapshot's.
   ~Snapshot();
-  Snapshot(Snapshot&&) = default;
-  Snapshot& operator=(Snapshot&&) = default;
+  Snapshot(Snapshot&&) noexcept;
+  Snapshot& operator=(Snapshot&&) noexcept;
 
   // Interns a help text; returns its index. Index 0 is always "".
   uint32_t AddHelp(std::string_view help);
