@@ -24,7 +24,7 @@ if [[ "${1:-}" == "--test" ]]; then
     python3 python3-pytest    # end-to-end tests drive the real binary over real sockets
     python3-statsd            # a real StatsD client library, as users send with it
     python3-prometheus-client # the reference parser of the text format reads our /metrics
-    prometheus                # promtool, to check what /metrics serves
+    prometheus                # promtool, and the real server that scrapes /metrics in tests
     prometheus-pushgateway    # the real Pushgateway, for the push API's differential test
   )
 fi
