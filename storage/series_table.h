@@ -163,7 +163,10 @@ class SeriesTable {
   // Appends one family per metric name with all its series, in no particular order.
   void Collect(std::vector<MetricFamily>* out) const;
 
-  // Adds every series to `out` (unsorted). Never blocks updates.
+  // Adds every series to `out`. Never blocks updates. The table learns the order of its series
+  // from `out`'s Sort() (REQUIRES: the table outlives that call) and, while no series has been
+  // added or removed since, adds them in that order, declared sorted, so the next Sort() only
+  // merges: a steady store is scraped without sorting it again.
   void AddTo(Snapshot* out) const;
 
   // Appends the table's own metrics (metricsgate_series).
@@ -252,6 +255,17 @@ class SeriesTable {
   std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
+  std::atomic<uint64_t> readied_{0};   // series that have had their first update
+  std::atomic<size_t> own_helps_{0};   // names with a help other than kStatsdHelp
+  // The series in the order the last full Sort() of AddTo()'s entries gave them, with the
+  // readied_ and generation_ it holds for.
+  struct ScrapeOrder {
+    uint64_t readied = 0;
+    uint64_t generation = 0;
+    std::vector<Series*> series;
+  };
+  mutable std::mutex order_mu_;
+  mutable std::shared_ptr<const ScrapeOrder> order_;  // guarded by order_mu_
 };
 
 }  // namespace metricsgate::storage

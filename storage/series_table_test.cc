@@ -212,6 +212,106 @@ TEST(SeriesTableTest, HistogramSnapshotsAgreeWithThemselvesUnderConcurrentObserv
   EXPECT_EQ(last.Histogram(last.entries()[0]).count, 40001);
 }
 
+// The text of a snapshot of `table`, and of the same series sorted from scratch.
+std::pair<std::string, std::string> ScrapeAndReference(const SeriesTable& table) {
+  const auto text = [](const Snapshot& s) {
+    std::string out;
+    for (const auto& e : s.entries())
+      out += std::string(e.Key()) + "=" + std::to_string(e.value) + "\n";
+    return out;
+  };
+  Snapshot scraped;
+  table.AddTo(&scraped);
+  scraped.Sort();
+  std::vector<MetricFamily> families;
+  table.Collect(&families);
+  Snapshot reference;
+  reference.AddFamilies(families);
+  reference.Sort();
+  return {text(scraped), text(reference)};
+}
+
+// A table scraped again without changes adds its series in the order the last scrape learnt;
+// new series, removed ones and new values all show as a scrape from scratch shows them.
+TEST(SeriesTableTest, ScrapesReuseTheLearntOrderOnlyWhileNoSeriesCameOrWent) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  SeriesTable table(SeriesTable::kDefaultMaxSeries,
+                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+  std::vector<int> order(3000);
+  for (int i = 0; i < 3000; ++i) order[i] = (i * 7919) % 3000;  // not in key order
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(10)};
+  for (int i : order) {
+    ASSERT_TRUE(table
+                    .AddToCounter("c_" + std::to_string(i % 40) + "\xffk\xfev" + std::to_string(i),
+                                  i, i % 100 == 0 ? ttl : SeriesOptions{})
+                    .ok());
+  }
+  auto [first, reference] = ScrapeAndReference(table);
+  EXPECT_EQ(first, reference);
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 3000);
+  // Unchanged: the learnt order, new values.
+  ASSERT_TRUE(table.AddToCounter("c_1\xffk\xfev1", 1000).ok());
+  auto [second, reference2] = ScrapeAndReference(table);
+  EXPECT_EQ(second, reference2);
+  EXPECT_NE(second, first);
+  // A new series comes in its place.
+  ASSERT_TRUE(table.AddToCounter("c_1\xffk\xfev1a", 5).ok());
+  auto [third, reference3] = ScrapeAndReference(table);
+  EXPECT_EQ(third, reference3);
+  EXPECT_NE(third.find("c_1\xffk\xfev1a=5"), std::string::npos);
+  auto [again, reference4] = ScrapeAndReference(table);
+  EXPECT_EQ(again, reference4);
+  // Series whose TTL passed are gone, from the learnt order too.
+  now_ms.fetch_add(1000);
+  ASSERT_TRUE(table.AddToCounter("c_1\xffk\xfev1", 1).ok());
+  EXPECT_EQ(table.Expire(), 30u);  // i % 100 == 0
+  auto [fourth, reference5] = ScrapeAndReference(table);
+  EXPECT_EQ(fourth, reference5);
+  EXPECT_EQ(std::count(fourth.begin(), fourth.end(), '\n'), 3001 - 30);
+  auto [fifth, reference6] = ScrapeAndReference(table);
+  EXPECT_EQ(fifth, reference6);
+}
+
+// Scrapes (learning and reusing the order) while writers create series and the sweeper
+// removes them: every scrape is sorted and holds no series twice.
+TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  SeriesTable table(SeriesTable::kDefaultMaxSeries,
+                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(3)};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 30000; ++i) {
+      ASSERT_TRUE(
+          table.AddToCounter("w_" + std::to_string(i % 2000), 1, i % 3 ? ttl : SeriesOptions{})
+              .ok());
+    }
+    stop.store(true);
+  });
+  std::thread sweeper([&] {
+    while (!stop.load()) {
+      now_ms.fetch_add(1);
+      table.Expire();
+    }
+  });
+  int bad = 0, scrapes = 0;
+  while (!stop.load() || scrapes < 5) {
+    Snapshot snapshot;
+    table.AddTo(&snapshot);
+    snapshot.Sort();
+    const auto& entries = snapshot.entries();
+    for (size_t i = 1; i < entries.size(); ++i) {
+      if (!(entries[i - 1].Key() < entries[i].Key())) ++bad;
+    }
+    ++scrapes;
+  }
+  writer.join();
+  sweeper.join();
+  EXPECT_EQ(bad, 0);
+}
+
 TEST(SeriesTableTest, DefaultBucketsAreClientGolangs) {
   EXPECT_EQ(*DefaultBuckets(),
             (std::vector<double>{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}));

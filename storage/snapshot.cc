@@ -192,7 +192,9 @@ std::string_view Snapshot::Entry::Name() const { return SeriesKeyName(Key()); }
 
 struct Snapshot::Buffers {
   std::vector<Entry> entries;
-  std::vector<Entry> sorted;  // Sort()'s output, swapped with entries
+  std::vector<const void*> sources;  // one per entry
+  std::vector<Entry> sorted;         // Sort()'s output, swapped with entries
+  std::vector<const void*> sorted_sources;
   std::vector<double> data;
   std::vector<Item> items, scratch;
   std::vector<std::unique_ptr<char[]>> blocks;  // the key arena, kBlockSize each or larger
@@ -203,7 +205,9 @@ struct Snapshot::Buffers {
 
   void Clear() {
     entries.clear();
+    sources.clear();
     sorted.clear();
+    sorted_sources.clear();
     data.clear();
     block = 0;
     pos = blocks.empty() ? nullptr : blocks[0].get();
@@ -295,7 +299,11 @@ std::string_view Snapshot::EncodeKey(std::string_view name, std::span<const Labe
   return {out, size};
 }
 
+void Snapshot::BeginSorted() { sorted_begin_ = sorted_end_ = entries_->size(); }
+void Snapshot::EndSorted() { sorted_end_ = entries_->size(); }
+
 void Snapshot::AddScalar(std::string_view key, MetricType type, uint32_t help, double value) {
+  buffers_->sources.push_back(source_);
   entries_->push_back(
       Entry{key.data(), static_cast<uint32_t>(key.size()), help, type, Shape::kScalar, 0, value});
 }
@@ -303,6 +311,7 @@ void Snapshot::AddScalar(std::string_view key, MetricType type, uint32_t help, d
 void Snapshot::AddHistogram(std::string_view key, uint32_t help, std::span<const double> bounds,
                             std::span<const double> cumulative, double sum,
                             const NativeHistogramView* native) {
+  buffers_->sources.push_back(source_);
   const auto offset = static_cast<uint32_t>(data_->size());
   const double count = cumulative.empty() ? 0 : cumulative.back();
   data_->insert(data_->end(),
@@ -323,6 +332,7 @@ void Snapshot::AddHistogram(std::string_view key, uint32_t help, std::span<const
 
 void Snapshot::AddSummary(std::string_view key, uint32_t help, std::span<const double> quantiles,
                           double sum, double count) {
+  buffers_->sources.push_back(source_);
   const auto offset = static_cast<uint32_t>(data_->size());
   data_->insert(data_->end(), {static_cast<double>(quantiles.size() / 2), sum, count});
   data_->insert(data_->end(), quantiles.begin(), quantiles.end());
@@ -365,19 +375,64 @@ void Snapshot::AddFamilies(const std::vector<MetricFamily>& families) {
 void Snapshot::Sort() {
   Buffers& b = *buffers_;
   const size_t n = b.entries.size();
-  if (n < 2) return;
-  b.items.resize(n);
-  b.scratch.resize(n);
-  for (size_t i = 0; i < n; ++i) b.items[i] = Item{0, static_cast<uint32_t>(i), false};
-  SortItems(b.entries.data(), b.items.data(), b.items.data() + n, 0, b.scratch.data(), 0);
+  // The run declared sorted stays as it is; the other entries are sorted, then both merged.
+  const size_t run_begin = sorted_begin_, run_end = std::max(sorted_begin_, sorted_end_);
+  const size_t others = n - (run_end - run_begin);
+  b.items.resize(others);
+  b.scratch.resize(others);
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    if (i < run_begin || i >= run_end) b.items[k++] = Item{0, static_cast<uint32_t>(i), false};
+  }
+  SortItems(b.entries.data(), b.items.data(), b.items.data() + others, 0, b.scratch.data(), 0);
+  // Reserved with room to spare, so a store that grows a little between scrapes does not
+  // move these (and fault fresh pages in) on every one.
   b.sorted.clear();
-  b.sorted.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (i + 16 < n) __builtin_prefetch(&b.entries[b.items[i + 16].index]);
-    const Item& item = b.items[i];
-    if (!item.duplicate) b.sorted.push_back(b.entries[item.index]);  // keeps the first
+  if (b.sorted.capacity() < n) b.sorted.reserve(n * 5 / 4);
+  b.sorted_sources.clear();
+  if (b.sorted_sources.capacity() < n) b.sorted_sources.reserve(n * 5 / 4);
+  const auto take = [&b](size_t index) {
+    b.sorted.push_back(b.entries[index]);
+    b.sorted_sources.push_back(b.sources[index]);
+  };
+  size_t run = run_begin, k = 0;
+  while (run < run_end || k < others) {
+    if (k + 64 < others) {
+      __builtin_prefetch(&b.entries[b.items[k + 64].index]);
+      __builtin_prefetch(&b.sources[b.items[k + 64].index]);
+    }
+    if (k < others && b.items[k].duplicate) {
+      ++k;
+      continue;
+    }
+    if (run == run_end) {
+      take(b.items[k++].index);
+      continue;
+    }
+    if (k == others) {
+      take(run++);
+      continue;
+    }
+    const Entry& a = b.entries[run];
+    const Entry& c = b.entries[b.items[k].index];
+    if (a.Key() == c.Key()) {  // keep the first added, drop the other
+      if (run < b.items[k].index) {
+        take(run++);
+        ++k;
+      } else {
+        take(b.items[k++].index);
+        ++run;
+      }
+    } else if (Less(a, c, 0)) {
+      take(run++);
+    } else {
+      take(b.items[k++].index);
+    }
   }
   std::swap(b.entries, b.sorted);
+  std::swap(b.sources, b.sorted_sources);
+  sorted_begin_ = sorted_end_ = 0;
+  for (const auto& fn : on_sorted_) fn(b.sources);
+  on_sorted_.clear();
 }
 
 HistogramView Snapshot::Histogram(const Entry& entry) const {

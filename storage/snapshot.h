@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -101,6 +102,20 @@ class Snapshot {
   // Adds every sample of `families` (as MetricFamily documents them).
   void AddFamilies(const std::vector<MetricFamily>& families);
 
+  // Records `source` with every entry added from now on (until the next call), so that the
+  // owner that adds them can learn their order after Sort() (see OnSorted). Null: none.
+  void SetSource(const void* source) { source_ = source; }
+  // Declares the entries added between BeginSorted() and EndSorted() to be in order already,
+  // with unique keys (an owner adding them in an order it learnt from an earlier Sort()).
+  // Sort() merges them with the other entries instead of sorting them. At most one such run.
+  void BeginSorted();
+  void EndSorted();
+  // Calls `fn(sources)` at the end of Sort(), with the source of each entry (null where none
+  // was set) in the final order. The callee must outlive the call of Sort().
+  void OnSorted(std::function<void(std::span<const void* const>)> fn) {
+    on_sorted_.push_back(std::move(fn));
+  }
+
   // Orders entries and drops duplicate keys (see the header comment).
   void Sort();
 
@@ -122,6 +137,9 @@ class Snapshot {
   std::unique_ptr<Buffers> buffers_;
   std::vector<Entry>* entries_;  // in buffers_
   std::vector<double>* data_;    // in buffers_
+  const void* source_ = nullptr;
+  size_t sorted_begin_ = 0, sorted_end_ = 0;  // the run declared sorted, if not empty
+  std::vector<std::function<void(std::span<const void* const>)>> on_sorted_;
   std::vector<std::unique_ptr<std::string>> help_storage_;
   std::vector<std::string_view> helps_;
   absl::flat_hash_map<std::string_view, uint32_t> help_index_;
