@@ -68,7 +68,9 @@ http::response<http::string_body> ToBeastResponse(HttpResponse&& response, unsig
   for (auto& [name, value] : response.headers) res.set(name, value);
   res.keep_alive(keep_alive);
   if (head) {
-    res.content_length(response.body.size());  // what GET would send, without the body
+    // What GET would send, without the body: its length, or none for a streamed body (GET
+    // sends that chunked).
+    if (!response.stream) res.content_length(response.body.size());
   } else {
     res.body() = std::move(response.body);
     res.prepare_payload();

@@ -206,6 +206,7 @@ def test_a_large_scrape_streams_in_chunks_and_keeps_every_series():
         conn.request("HEAD", "/metrics")
         response = conn.getresponse()
         assert response.status == 200 and response.read() == b""
+        assert response.getheader("content-length") is None  # GET streams it, unsized
         conn.request("GET", "/-/healthy")
         assert conn.getresponse().read() == b"OK\n"
         conn.close()
