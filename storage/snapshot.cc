@@ -38,7 +38,9 @@ inline bool Less(const Entry& a, const Entry& b, size_t depth) {
 
 // The sort works on (window, index) items: a window is 8 key bytes from some depth, mapped as
 // Digit() maps them (clamped to one byte: 0xfc and above, never in UTF-8, all become 0xff) and
-// packed big-endian, so comparing windows compares those 8 bytes. Sorting items by window is
+// packed big-endian, so comparing windows compares those 8 bytes. Past a clamped byte a
+// window is all 0xff, so keys that agree up to one fall into one run, which is then sorted by
+// comparing whole keys. Sorting items by window is
 // cache-friendly; only filling a window touches the key, once per item per 8 bytes of depth
 // that still tell keys apart (shared prefixes are skipped first).
 struct Item {
@@ -57,11 +59,15 @@ inline uint64_t Window(const Entry& e, size_t depth) {
     if (at_least_fc == 0) return __builtin_bswap64(bytes + 0x0303030303030303ULL);
   }
   uint64_t window = 0;
+  bool clamped = false;
   for (size_t j = 0; j < 8; ++j) {
     unsigned byte = 0;
-    if (depth + j < e.key_size) {
+    if (clamped) {
+      byte = 0xff;  // past a clamped byte the window says nothing: all keys alike there
+    } else if (depth + j < e.key_size) {
       const auto b = static_cast<unsigned char>(e.key[depth + j]);
       byte = b == 0xff ? 1 : b == 0xfe ? 2 : b < 0xfc ? b + 3u : 0xffu;
+      clamped = byte == 0xff;
     }
     window = window << 8 | byte;
   }
@@ -172,12 +178,12 @@ void SortItems(const Entry* entries, Item* begin, Item* end, size_t depth, Item*
     Item* run_end = run + 1;
     while (run_end < end && run_end->window == run->window) ++run_end;
     if (run_end - run > 1) {
-      if ((run->window & 0xff) == 0) {
-        // Every key of the run ended inside the window: they are equal.
-        for (Item* item = run + 1; item < run_end; ++item) item->duplicate = true;
-      } else if (HasClampedByte(run->window)) {
+      if (HasClampedByte(run->window)) {  // equal windows, maybe different bytes
         std::stable_sort(run, run_end, less);
         MarkDuplicates(entries, run, run_end, depth);
+      } else if ((run->window & 0xff) == 0) {
+        // Every key of the run ended inside the window: they are equal.
+        for (Item* item = run + 1; item < run_end; ++item) item->duplicate = true;
       } else {
         SortItems(entries, run, run_end, depth + 8, scratch, level + 1);
       }

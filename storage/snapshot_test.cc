@@ -78,6 +78,78 @@ TEST(SnapshotTest, RadixOrderEqualsTheOrderOfNameThenLabels) {
   }
 }
 
+// Keys of any bytes but the separators (0xfc and 0xfd too, which the sort's windows clamp),
+// long shared prefixes (deeper than the recursion goes) and duplicates: the order is
+// std::sort's over (name, labels), and only the first of equal keys is kept.
+TEST(SnapshotTest, AnyBytesAndLongPrefixesSortAsByNameThenLabels) {
+  std::mt19937 rng(11);
+  const std::string long_prefix(700, 'p');
+  const auto random_bytes = [&](size_t max) {
+    std::string out(rng() % max, '\0');
+    for (char& c : out) {
+      const unsigned pick = rng() % 8;
+      c = static_cast<char>(pick == 0 ? 0xfc : pick == 1 ? 0xfd : pick == 2 ? 0 : 'a' + rng() % 3);
+    }
+    return out;
+  };
+  for (int round = 0; round < 4; ++round) {
+    Snapshot snapshot;
+    std::vector<std::pair<std::pair<std::string, std::vector<Label>>, int>> expected;
+    for (int i = 0; i < 3000; ++i) {
+      std::string name = (rng() % 3 == 0 ? long_prefix : "") + "n" + std::to_string(rng() % 4);
+      std::vector<Label> labels;
+      if (rng() % 2) labels.emplace_back("a", random_bytes(6));
+      if (rng() % 2) labels.emplace_back("b", (rng() % 2 ? long_prefix : "") + random_bytes(4));
+      expected.push_back({{name, labels}, i});
+      snapshot.AddScalar(snapshot.EncodeKey(name, labels), MetricType::kGauge, 0, i);
+    }
+    // (name, labels) order with the added index as the tie-break, then keep the first of each.
+    std::sort(expected.begin(), expected.end());
+    expected.erase(std::unique(expected.begin(), expected.end(),
+                               [](const auto& a, const auto& b) { return a.first == b.first; }),
+                   expected.end());
+    snapshot.Sort();
+    ASSERT_EQ(snapshot.entries().size(), expected.size()) << round;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const auto& entry = snapshot.entries()[i];
+      ASSERT_EQ(entry.Name(), expected[i].first.first) << round << " " << i;
+      ASSERT_EQ(SeriesKeyLabels(entry.Key()), expected[i].first.second) << round << " " << i;
+      ASSERT_EQ(entry.value, expected[i].second) << round << " " << i;
+    }
+  }
+}
+
+// A run declared sorted (as the store adds its series in a learnt order) is merged with the
+// rest; on equal keys the one added first stays.
+TEST(SnapshotTest, MergesARunDeclaredSortedWithTheRest) {
+  Snapshot snapshot;
+  int marker = 0;
+  snapshot.AddScalar(snapshot.CopyKey("z"), MetricType::kGauge, 0, 1);
+  snapshot.BeginSorted();
+  snapshot.SetSource(&marker);
+  for (const char* key : {"a", "c", "e", "g"}) {
+    snapshot.AddScalar(snapshot.CopyKey(key), MetricType::kGauge, 0, 2);
+  }
+  snapshot.SetSource(nullptr);
+  snapshot.EndSorted();
+  for (const char* key : {"f", "c", "b", "a0"}) {
+    snapshot.AddScalar(snapshot.CopyKey(key), MetricType::kGauge, 0, 3);
+  }
+  std::vector<const void*> sources;
+  snapshot.OnSorted([&](std::span<const void* const> s) { sources.assign(s.begin(), s.end()); });
+  snapshot.Sort();
+  std::vector<std::string> keys;
+  std::vector<double> values;
+  for (const auto& e : snapshot.entries()) {
+    keys.emplace_back(e.Key());
+    values.push_back(e.value);
+  }
+  EXPECT_THAT(keys, ElementsAre("a", "a0", "b", "c", "e", "f", "g", "z"));
+  EXPECT_THAT(values, ElementsAre(2, 3, 3, 2, 2, 3, 2, 1));
+  EXPECT_THAT(sources,
+              ElementsAre(&marker, nullptr, nullptr, &marker, &marker, nullptr, &marker, nullptr));
+}
+
 TEST(SnapshotTest, HistogramsAndSummariesReadBackAsAdded) {
   Snapshot snapshot;
   const double inf = std::numeric_limits<double>::infinity();
