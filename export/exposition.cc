@@ -346,24 +346,55 @@ void AppendLine(std::string_view name, std::string_view suffix, std::string_view
   out->push_back('\n');
 }
 
+// Writes a whole key as `name{a="x",b="y"}` in one pass over its bytes: the common line's
+// series, without building its labels apart first.
+void AppendSeries(std::string_view key, std::string* out) {
+  const size_t start = out->size();
+  // Each label's two separators become `,` or `{`, `="` and `"` (one byte more each, which its
+  // escaped value's room covers), a value byte at most two, and `}` closes.
+  out->resize(start + 2 * key.size() + 2);
+  char* p = out->data() + start;
+  bool labels = false, in_value = false;
+  for (const char c : key) {
+    if (c == '\xff') {  // a label starts
+      if (in_value) *p++ = '"';
+      *p++ = labels ? ',' : '{';
+      labels = true;
+      in_value = false;
+    } else if (c == '\xfe') {  // its value starts
+      *p++ = '=';
+      *p++ = '"';
+      in_value = true;
+    } else if (in_value && (c == '\\' || c == '"' || c == '\n')) {
+      *p++ = '\\';
+      *p++ = c == '\n' ? 'n' : c;
+    } else {
+      *p++ = c;
+    }
+  }
+  if (in_value) *p++ = '"';
+  if (labels) *p++ = '}';
+  out->resize(p - out->data());
+}
+
 }  // namespace
 
 void Renderer::RenderTextEntry(const Snapshot::Entry& entry, std::string* out) {
   const std::string_view key = entry.Key();
   const std::string_view name = family_;
+  if (entry.shape == Snapshot::Shape::kScalar) {  // the common line
+    AppendSeries(key, out);
+    out->push_back(' ');
+    AppendValue(entry.value, out);
+    out->push_back('\n');
+    return;
+  }
   labels_.clear();
   if (key.size() > name.size()) AppendLabels(key.substr(name.size()), &labels_);
   const bool open_metrics = format_ == Format::kOpenMetrics;
   switch (entry.shape) {
     case Snapshot::Shape::kScalar:
-      if (labels_.empty()) {  // the common line, without the general path
-        out->append(name).push_back(' ');
-        AppendValue(entry.value, out);
-        out->push_back('\n');
-        return;
-      }
-      AppendLine(name, "", labels_, "", entry.value, out);
-      return;
+      return;  // above
     case Snapshot::Shape::kHistogram: {
       const HistogramView view = snapshot_->Histogram(entry);
       for (size_t i = 0; i < view.bounds.size(); ++i) {
