@@ -20,7 +20,8 @@ using Entry = Snapshot::Entry;
 // The sort's digit for key byte `depth`: 0 past the end, then the label separator, then the
 // value separator, then every other byte in byte order. So a name sorts before its longer
 // names and before its own labelled series, and a label (or value) before a longer one.
-inline unsigned Digit(const Entry& e, size_t depth) {
+template <typename K>  // Entry or Item: anything with key and key_size
+inline unsigned Digit(const K& e, size_t depth) {
   if (depth >= e.key_size) return 0;
   const auto byte = static_cast<unsigned char>(e.key[depth]);
   if (byte == 0xff) return 1;
@@ -29,7 +30,8 @@ inline unsigned Digit(const Entry& e, size_t depth) {
 }
 
 // a < b in the sort's order, both equal before `depth`.
-inline bool Less(const Entry& a, const Entry& b, size_t depth) {
+template <typename K>
+inline bool Less(const K& a, const K& b, size_t depth) {
   const size_t common = std::min(a.key_size, b.key_size);
   size_t i = depth;
   while (i < common && a.key[i] == b.key[i]) ++i;
@@ -43,13 +45,20 @@ inline bool Less(const Entry& a, const Entry& b, size_t depth) {
 // comparing whole keys. Sorting items by window is
 // cache-friendly; only filling a window touches the key, once per item per 8 bytes of depth
 // that still tell keys apart (shared prefixes are skipped first).
+// Items carry their key's address and size, so sorting them never reads the entries, only the
+// keys (each a random access once items are reordered; this VM makes those dear).
 struct Item {
   uint64_t window;
-  uint32_t index;
-  bool duplicate;  // the key of the item before it (dropped by Sort())
+  const char* key;
+  uint32_t key_size;
+  uint32_t index_and_duplicate;  // the entry's index; the top bit: the key of the item before
+  uint32_t index() const { return index_and_duplicate & 0x7fffffffu; }
+  bool duplicate() const { return (index_and_duplicate >> 31) != 0; }
+  void set_duplicate() { index_and_duplicate |= 0x80000000u; }
 };
+static_assert(sizeof(Item) == 24);
 
-inline uint64_t Window(const Entry& e, size_t depth) {
+inline uint64_t Window(const Item& e, size_t depth) {
   if (depth + 8 <= e.key_size) {
     // Eight bytes at once: when none is 0xfc or above, each maps to itself + 3, no carries.
     uint64_t bytes;
@@ -124,54 +133,49 @@ inline size_t CommonPrefix(const char* a, const char* b, size_t from, size_t lim
   return i;
 }
 
-// Keys (and entries) lie scattered in memory once items are sorted by a first window: ask for
-// the entry 64 items ahead, and for the key of the one 32 ahead, whose entry came in by now.
-inline void Prefetch(const Entry* entries, const Item* item, const Item* end, size_t depth) {
-  if (item + 64 < end) __builtin_prefetch(&entries[item[64].index]);
+// Keys lie scattered in memory once items are sorted by a first window: ask for the key of
+// the item 32 ahead.
+inline void Prefetch(const Item* item, const Item* end, size_t depth) {
   if (item + 32 < end) {
-    const char* key = entries[item[32].index].key + depth;
-    __builtin_prefetch(key);
-    __builtin_prefetch(key + 32);
+    __builtin_prefetch(item[32].key + depth);
+    __builtin_prefetch(item[32].key + depth + 32);
   }
 }
 
 // Marks each item whose key equals the key of the item before it. REQUIRES: sorted, keys
 // equal before `depth`.
-void MarkDuplicates(const Entry* entries, Item* begin, Item* end, size_t depth) {
+void MarkDuplicates(Item* begin, Item* end, size_t depth) {
   for (Item* item = begin + 1; item < end; ++item) {
-    const Entry& a = entries[(item - 1)->index];
-    const Entry& b = entries[item->index];
-    item->duplicate = a.key_size == b.key_size &&
-                      std::memcmp(a.key + depth, b.key + depth, a.key_size - depth) == 0;
+    const Item& a = item[-1];
+    if (a.key_size == item->key_size &&
+        std::memcmp(a.key + depth, item->key + depth, a.key_size - depth) == 0) {
+      item->set_duplicate();
+    }
   }
 }
 
 // Sorts items [begin, end), whose keys agree before `depth`, by key; equal keys keep their
 // order, and all but the first of them are marked duplicate. `scratch` holds as many items.
-void SortItems(const Entry* entries, Item* begin, Item* end, size_t depth, Item* scratch,
-               int level) {
+void SortItems(Item* begin, Item* end, size_t depth, Item* scratch, int level) {
   const size_t n = end - begin;
   if (n < 2) return;
-  const auto less = [entries, depth](const Item& a, const Item& b) {
-    return Less(entries[a.index], entries[b.index], depth);
-  };
+  const auto less = [depth](const Item& a, const Item& b) { return Less(a, b, depth); };
   if (n <= 16 || level > 64) {  // few items, or pathological keys: compare whole keys
     std::stable_sort(begin, end, less);
-    MarkDuplicates(entries, begin, end, depth);
+    MarkDuplicates(begin, end, depth);
     return;
   }
   // Skip the bytes every key shares.
-  const Entry& first = entries[begin->index];
+  const Item& first = *begin;
   size_t shared = first.key_size;
   for (const Item* item = begin + 1; item < end && shared > depth; ++item) {
-    Prefetch(entries, item, end, depth);
-    const Entry& e = entries[item->index];
-    shared = CommonPrefix(e.key, first.key, depth, std::min<size_t>(shared, e.key_size));
+    Prefetch(item, end, depth);
+    shared = CommonPrefix(item->key, first.key, depth, std::min<size_t>(shared, item->key_size));
   }
   depth = shared;
   for (Item* item = begin; item < end; ++item) {
-    Prefetch(entries, item, end, depth);
-    item->window = Window(entries[item->index], depth);
+    Prefetch(item, end, depth);
+    item->window = Window(*item, depth);
   }
   SortByWindow(begin, end, scratch);
   for (Item* run = begin; run < end;) {
@@ -179,13 +183,14 @@ void SortItems(const Entry* entries, Item* begin, Item* end, size_t depth, Item*
     while (run_end < end && run_end->window == run->window) ++run_end;
     if (run_end - run > 1) {
       if (HasClampedByte(run->window)) {  // equal windows, maybe different bytes
-        std::stable_sort(run, run_end, less);
-        MarkDuplicates(entries, run, run_end, depth);
+        const auto run_less = [depth](const Item& a, const Item& b) { return Less(a, b, depth); };
+        std::stable_sort(run, run_end, run_less);
+        MarkDuplicates(run, run_end, depth);
       } else if ((run->window & 0xff) == 0) {
         // Every key of the run ended inside the window: they are equal.
-        for (Item* item = run + 1; item < run_end; ++item) item->duplicate = true;
+        for (Item* item = run + 1; item < run_end; ++item) item->set_duplicate();
       } else {
-        SortItems(entries, run, run_end, depth + 8, scratch, level + 1);
+        SortItems(run, run_end, depth + 8, scratch, level + 1);
       }
     }
     run = run_end;
@@ -387,9 +392,12 @@ void Snapshot::Sort() {
   b.items.resize(others);
   b.scratch.resize(others);
   for (size_t i = 0, k = 0; i < n; ++i) {
-    if (i < run_begin || i >= run_end) b.items[k++] = Item{0, static_cast<uint32_t>(i), false};
+    if (i < run_begin || i >= run_end) {
+      const Entry& e = b.entries[i];
+      b.items[k++] = Item{0, e.key, e.key_size, static_cast<uint32_t>(i)};
+    }
   }
-  SortItems(b.entries.data(), b.items.data(), b.items.data() + others, 0, b.scratch.data(), 0);
+  SortItems(b.items.data(), b.items.data() + others, 0, b.scratch.data(), 0);
   // Reserved with room to spare, so a store that grows a little between scrapes does not
   // move these (and fault fresh pages in) on every one.
   b.sorted.clear();
@@ -403,15 +411,15 @@ void Snapshot::Sort() {
   size_t run = run_begin, k = 0;
   while (run < run_end || k < others) {
     if (k + 64 < others) {
-      __builtin_prefetch(&b.entries[b.items[k + 64].index]);
-      __builtin_prefetch(&b.sources[b.items[k + 64].index]);
+      __builtin_prefetch(&b.entries[b.items[k + 64].index()]);
+      __builtin_prefetch(&b.sources[b.items[k + 64].index()]);
     }
-    if (k < others && b.items[k].duplicate) {
+    if (k < others && b.items[k].duplicate()) {
       ++k;
       continue;
     }
     if (run == run_end) {
-      take(b.items[k++].index);
+      take(b.items[k++].index());
       continue;
     }
     if (k == others) {
@@ -419,19 +427,19 @@ void Snapshot::Sort() {
       continue;
     }
     const Entry& a = b.entries[run];
-    const Entry& c = b.entries[b.items[k].index];
+    const Entry& c = b.entries[b.items[k].index()];
     if (a.Key() == c.Key()) {  // keep the first added, drop the other
-      if (run < b.items[k].index) {
+      if (run < b.items[k].index()) {
         take(run++);
         ++k;
       } else {
-        take(b.items[k++].index);
+        take(b.items[k++].index());
         ++run;
       }
     } else if (Less(a, c, 0)) {
       take(run++);
     } else {
-      take(b.items[k++].index);
+      take(b.items[k++].index());
     }
   }
   std::swap(b.entries, b.sorted);
