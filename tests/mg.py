@@ -62,8 +62,9 @@ class Metricsgate:
             argv.append(f"--web.listen-address={web}")
         if udp is not None:
             argv.append(f"--statsd.listen-udp={udp}")
-        if tcp is not None:
-            argv.append(f"--statsd.listen-tcp={tcp}")
+        # None turns a listener off (an empty address), rather than leaving it on its default
+        # port on every interface: tests bind only loopback, port 0.
+        argv.append(f"--statsd.listen-tcp={tcp or ''}")
         argv.extend(args)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
