@@ -574,36 +574,12 @@ void PushStore::Collect(std::vector<MetricFamily>* out) const {
 
 void PushStore::AddTo(Snapshot* out) const {
   const std::vector<GroupPtr> groups = Groups();
-  absl::flat_hash_map<const std::string*, uint32_t> helps;  // by the family's help string
-  std::vector<double> a, b;
   for (const GroupPtr& group : groups) {
     for (const Family& family : group->families) {
       if (!family.exported) continue;
       const MetricFamily& f = family.family;
-      auto [it, added] = helps.try_emplace(&f.help, 0);
-      if (added) it->second = out->AddHelp(f.help);
-      const uint32_t help = it->second;
-      for (const Sample& sample : f.samples) {
-        const std::string_view key = out->EncodeKey(f.name, sample.labels);
-        if (sample.histogram) {
-          a.clear();
-          b.clear();
-          for (const auto& [bound, count] : sample.histogram->buckets) {
-            a.push_back(bound);
-            b.push_back(count);
-          }
-          out->AddHistogram(key, help, a, b, sample.histogram->sum);
-        } else if (sample.summary) {
-          a.clear();
-          for (const auto& [q, value] : sample.summary->quantiles) {
-            a.push_back(q);
-            a.push_back(value);
-          }
-          out->AddSummary(key, help, a, sample.summary->sum, sample.summary->count);
-        } else {
-          out->AddScalar(key, f.type, help, sample.value);
-        }
-      }
+      const uint32_t help = out->AddHelp(f.help);
+      for (const Sample& sample : f.samples) out->AddSample(f.name, f.type, help, sample);
     }
     out->AddFamilies(PushTimes(*group));
   }

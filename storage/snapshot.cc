@@ -351,35 +351,38 @@ void Snapshot::AddSummary(std::string_view key, uint32_t help, std::span<const d
                             MetricType::kSummary, Shape::kSummary, offset, 0});
 }
 
+void Snapshot::AddSample(std::string_view name, MetricType type, uint32_t help,
+                         const Sample& sample) {
+  const std::string_view key = EncodeKey(name, sample.labels);
+  if (sample.histogram) {
+    bounds_scratch_.clear();
+    values_scratch_.clear();
+    for (const auto& [bound, count] : sample.histogram->buckets) {
+      bounds_scratch_.push_back(bound);
+      values_scratch_.push_back(count);
+    }
+    if (bounds_scratch_.empty() ||
+        bounds_scratch_.back() != std::numeric_limits<double>::infinity()) {
+      bounds_scratch_.push_back(std::numeric_limits<double>::infinity());
+      values_scratch_.push_back(values_scratch_.empty() ? 0 : values_scratch_.back());
+    }
+    AddHistogram(key, help, bounds_scratch_, values_scratch_, sample.histogram->sum);
+  } else if (sample.summary) {
+    values_scratch_.clear();
+    for (const auto& [q, value] : sample.summary->quantiles) {
+      values_scratch_.push_back(q);
+      values_scratch_.push_back(value);
+    }
+    AddSummary(key, help, values_scratch_, sample.summary->sum, sample.summary->count);
+  } else {
+    AddScalar(key, type, help, sample.value);
+  }
+}
+
 void Snapshot::AddFamilies(const std::vector<MetricFamily>& families) {
-  std::vector<double> a, b;
   for (const MetricFamily& family : families) {
     const uint32_t help = AddHelp(family.help);
-    for (const Sample& sample : family.samples) {
-      const std::string_view key = EncodeKey(family.name, sample.labels);
-      if (sample.histogram) {
-        a.clear();
-        b.clear();
-        for (const auto& [bound, count] : sample.histogram->buckets) {
-          a.push_back(bound);
-          b.push_back(count);
-        }
-        if (a.empty() || a.back() != std::numeric_limits<double>::infinity()) {
-          a.push_back(std::numeric_limits<double>::infinity());
-          b.push_back(b.empty() ? 0 : b.back());
-        }
-        AddHistogram(key, help, a, b, sample.histogram->sum);
-      } else if (sample.summary) {
-        a.clear();
-        for (const auto& [q, value] : sample.summary->quantiles) {
-          a.push_back(q);
-          a.push_back(value);
-        }
-        AddSummary(key, help, a, sample.summary->sum, sample.summary->count);
-      } else {
-        AddScalar(key, family.type, help, sample.value);
-      }
-    }
+    for (const Sample& sample : family.samples) AddSample(family.name, family.type, help, sample);
   }
 }
 

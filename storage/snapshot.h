@@ -99,7 +99,10 @@ class Snapshot {
   // `quantiles`: quantile, value pairs.
   void AddSummary(std::string_view key, uint32_t help, std::span<const double> quantiles,
                   double sum, double count);
-  // Adds every sample of `families` (as MetricFamily documents them).
+  // Adds one sample of the family `name` (of `type`, with help index `help`), as MetricFamily
+  // documents samples; a histogram without a +Inf bucket gets one.
+  void AddSample(std::string_view name, MetricType type, uint32_t help, const Sample& sample);
+  // Adds every sample of `families`.
   void AddFamilies(const std::vector<MetricFamily>& families);
 
   // Records `source` with every entry added from now on (until the next call), so that the
@@ -138,7 +141,8 @@ class Snapshot {
   std::vector<Entry>* entries_;  // in buffers_
   std::vector<double>* data_;    // in buffers_
   const void* source_ = nullptr;
-  size_t sorted_begin_ = 0, sorted_end_ = 0;  // the run declared sorted, if not empty
+  std::vector<double> bounds_scratch_, values_scratch_;  // AddSample's
+  size_t sorted_begin_ = 0, sorted_end_ = 0;             // the run declared sorted, if not empty
   std::vector<std::function<void(std::span<const void* const>)>> on_sorted_;
   std::vector<std::unique_ptr<std::string>> help_storage_;
   std::vector<std::string_view> helps_;
