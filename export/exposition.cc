@@ -391,43 +391,37 @@ void Renderer::RenderTextEntry(const Snapshot::Entry& entry, std::string* out) {
   }
   labels_.clear();
   if (key.size() > name.size()) AppendLabels(key.substr(name.size()), &labels_);
-  const bool open_metrics = format_ == Format::kOpenMetrics;
-  switch (entry.shape) {
-    case Snapshot::Shape::kScalar:
-      return;  // above
-    case Snapshot::Shape::kHistogram: {
-      const HistogramView view = snapshot_->Histogram(entry);
-      for (size_t i = 0; i < view.bounds.size(); ++i) {
-        value_.assign("le=\"");
-        if (open_metrics) {
-          AppendCanonical(view.bounds[i], &value_);
-        } else {
-          AppendValue(view.bounds[i], &value_);
-        }
-        value_.push_back('"');
-        AppendLine(name, "_bucket", labels_, value_, view.cumulative[i], out);
-      }
-      AppendLine(name, "_sum", labels_, "", view.sum, out);
-      AppendLine(name, "_count", labels_, "", view.count, out);
-      return;
+  // A bucket's `le` or a quantile's `quantile`, in OpenMetrics' canonical form or Go's.
+  const auto bound_label = [this](std::string_view label, double bound) {
+    value_.assign(label).append("=\"");
+    if (format_ == Format::kOpenMetrics) {
+      AppendCanonical(bound, &value_);
+    } else {
+      AppendValue(bound, &value_);
     }
-    case Snapshot::Shape::kSummary: {
-      const SummaryView view = snapshot_->Summary(entry);
-      for (size_t i = 0; i + 1 < view.quantiles.size(); i += 2) {
-        value_.assign("quantile=\"");
-        if (open_metrics) {
-          AppendCanonical(view.quantiles[i], &value_);
-        } else {
-          AppendValue(view.quantiles[i], &value_);
-        }
-        value_.push_back('"');
-        AppendLine(name, "", labels_, value_, view.quantiles[i + 1], out);
-      }
-      AppendLine(name, "_sum", labels_, "", view.sum, out);
-      AppendLine(name, "_count", labels_, "", view.count, out);
-      return;
+    value_.push_back('"');
+    return std::string_view(value_);
+  };
+  double sum, count;
+  if (entry.shape == Snapshot::Shape::kHistogram) {
+    const HistogramView view = snapshot_->Histogram(entry);
+    for (size_t i = 0; i < view.bounds.size(); ++i) {
+      AppendLine(name, "_bucket", labels_, bound_label("le", view.bounds[i]), view.cumulative[i],
+                 out);
     }
+    sum = view.sum;
+    count = view.count;
+  } else {
+    const SummaryView view = snapshot_->Summary(entry);
+    for (size_t i = 0; i + 1 < view.quantiles.size(); i += 2) {
+      AppendLine(name, "", labels_, bound_label("quantile", view.quantiles[i]),
+                 view.quantiles[i + 1], out);
+    }
+    sum = view.sum;
+    count = view.count;
   }
+  AppendLine(name, "_sum", labels_, "", sum, out);
+  AppendLine(name, "_count", labels_, "", count, out);
 }
 
 void Renderer::RenderProtobufFamily(std::string* out) {

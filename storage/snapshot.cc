@@ -483,43 +483,4 @@ SummaryView Snapshot::Summary(const Entry& entry) const {
   return view;
 }
 
-std::vector<MetricFamily> Snapshot::ToFamilies() const {
-  std::vector<MetricFamily> out;
-  for (const Entry& entry : *entries_) {
-    const std::string_view name = entry.Name();
-    if (out.empty() || out.back().name != name) {
-      out.push_back(MetricFamily{std::string(name), std::string(help(entry.help)), entry.type, {}});
-    }
-    Sample& sample = out.back().samples.emplace_back();
-    sample.labels = SeriesKeyLabels(entry.Key());
-    switch (entry.shape) {
-      case Shape::kScalar:
-        sample.value = entry.value;
-        break;
-      case Shape::kHistogram: {
-        const HistogramView view = Histogram(entry);
-        HistogramValue value;
-        for (size_t i = 0; i < view.bounds.size(); ++i) {
-          value.buckets.emplace_back(view.bounds[i], view.cumulative[i]);
-        }
-        value.sum = view.sum;
-        sample.histogram = std::move(value);
-        break;
-      }
-      case Shape::kSummary: {
-        const SummaryView view = Summary(entry);
-        SummaryValue value;
-        for (size_t i = 0; i + 1 < view.quantiles.size(); i += 2) {
-          value.quantiles.emplace_back(view.quantiles[i], view.quantiles[i + 1]);
-        }
-        value.sum = view.sum;
-        value.count = view.count;
-        sample.summary = std::move(value);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace metricsgate::storage

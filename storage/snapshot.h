@@ -127,10 +127,6 @@ class Snapshot {
   HistogramView Histogram(const Entry& entry) const;
   SummaryView Summary(const Entry& entry) const;
 
-  // Converts back to MetricFamily values (one family per name, in entry order); for callers
-  // and tests that want the plain model.
-  std::vector<MetricFamily> ToFamilies() const;
-
   // Opaque: the memory a snapshot fills, reused from one snapshot to the next (snapshot.cc).
   struct Buffers;
 

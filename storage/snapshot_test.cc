@@ -179,12 +179,11 @@ TEST(SnapshotTest, HistogramsAndSummariesReadBackAsAdded) {
   EXPECT_THAT(histogram.native.positive, ElementsAre(-2, 1, 3, 2));
   EXPECT_THAT(histogram.native.negative, ElementsAre(0, 1));
 
-  const std::vector<MetricFamily> families = snapshot.ToFamilies();
-  ASSERT_EQ(families.size(), 2u);
-  EXPECT_EQ(families[0].name, "s");
-  EXPECT_EQ(families[0].type, MetricType::kSummary);
-  EXPECT_EQ(families[0].samples[0].labels, (std::vector<Label>{{"k", "v"}}));
-  EXPECT_EQ(families[1].samples[0].histogram->buckets.back(), (std::pair<double, double>{inf, 4}));
+  const auto& summary_entry = snapshot.entries()[0];
+  EXPECT_EQ(summary_entry.Name(), "s");
+  EXPECT_EQ(summary_entry.type, MetricType::kSummary);
+  EXPECT_EQ(SeriesKeyLabels(summary_entry.Key()), (std::vector<Label>{{"k", "v"}}));
+  EXPECT_EQ(snapshot.entries()[1].type, MetricType::kHistogram);
 }
 
 TEST(SnapshotTest, KeysOutliveTheirSourceAndManyBlocks) {
