@@ -10,6 +10,7 @@
 #include "ingest/line_cache.h"
 #include "ingest/prometheus_name.h"
 #include "storage/epoch.h"
+#include "storage/rollup_table.h"
 #include "storage/series_key.h"
 
 namespace metricsgate::ingest {
@@ -52,6 +53,7 @@ struct StatsdIngester::Scratch {
   std::string name;                        // the escaped metric name
   std::string key;                         // the series key
   std::vector<storage::LabelView> merged;  // the line's labels with the rule's
+  std::string etsy_key;                    // the line's Graphite key (rollups)
 
   // What the mapping made of each name seen lately, so a known name costs one hash lookup
   // instead of trying the rules. Keys are the type's letter and the name; the config is held
@@ -123,8 +125,10 @@ namespace {
 std::atomic<uint64_t> next_ingester_id{1};
 }  // namespace
 
-StatsdIngester::StatsdIngester(storage::SeriesTable* table, std::chrono::milliseconds default_ttl)
+StatsdIngester::StatsdIngester(storage::SeriesTable* table, std::chrono::milliseconds default_ttl,
+                               storage::RollupTable* rollups)
     : table_(table),
+      rollups_(rollups),
       default_ttl_(default_ttl),
       id_(next_ingester_id.fetch_add(1, std::memory_order_relaxed)) {}
 
@@ -329,6 +333,28 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
   return true;
 }
 
+void StatsdIngester::Rollup(std::string_view text, const ParsedLine& parsed, std::string& key) {
+  EtsyKey(text, &key);
+  for (const StatsdSample& sample : parsed.samples) {
+    switch (sample.type) {
+      case StatsdType::kCounter:
+        rollups_->AddCounter(key, sample.value * (1 / sample.sample_rate));
+        break;
+      case StatsdType::kGauge:
+        rollups_->SetGauge(key, sample.value, sample.has_sign);
+        break;
+      case StatsdType::kTimer:
+      case StatsdType::kHistogram:
+      case StatsdType::kDistribution:
+        rollups_->AddTimer(key, sample.value, 1 / sample.sample_rate);
+        break;
+      case StatsdType::kSet:
+        rollups_->AddSetMember(key, sample.value_text);
+        break;
+    }
+  }
+}
+
 void StatsdIngester::HandlePacket(std::string_view packet, StatsdTransport transport,
                                   IngestReport* report) {
   HandlePackets({&packet, 1}, transport, report);
@@ -348,6 +374,7 @@ void StatsdIngester::HandlePackets(std::span<const std::string_view> packets,
   uint64_t lines = 0;
   uint64_t samples = 0;
   uint64_t tag_errors = 0;
+  uint64_t bad_values = 0;  // for the rollups: bad samples as the parser saw them
   const auto handle_line = [&](BatchLine& line) {
     ++lines;
     const ParsedLine& parsed = line.parsed;
@@ -371,6 +398,10 @@ void StatsdIngester::HandlePackets(std::span<const std::string_view> packets,
       }
     }
     if (parsed.samples.empty() && !parsed.tags.empty()) BuildLabels(parsed, scratch);
+    if (rollups_ != nullptr) {
+      bad_values += parsed.errors.size();
+      if (!parsed.samples.empty()) Rollup(line.text, parsed, scratch.etsy_key);
+    }
     tag_errors += parsed.tag_errors + scratch.reserved_tags;
     if (report != nullptr && !line_ok) ++report->rejected_lines;
   };
@@ -412,6 +443,7 @@ void StatsdIngester::HandlePackets(std::span<const std::string_view> packets,
     report->lines += lines;
     report->samples += samples;
   }
+  if (rollups_ != nullptr) rollups_->CountReceived(packets.size(), lines, bad_values);
   // Counted last, with release: whoever reads this count (acquire, in Collect) and then the
   // table sees every update of the packets counted.
   packets_[static_cast<size_t>(transport)].fetch_add(packets.size(), std::memory_order_release);

@@ -30,6 +30,7 @@
 #include "ingest/mapping.h"
 #include "ingest/statsd_parser.h"
 #include "storage/metric_family.h"
+#include "storage/rollup_table.h"
 #include "storage/series_table.h"
 
 namespace metricsgate::ingest {
@@ -58,8 +59,12 @@ class StatsdIngester {
  public:
   // `table` must outlive the ingester. Series not matched by a mapping rule with a `ttl` (its own
   // or the mapping's defaults') expire `default_ttl` after their last update; 0: never.
+  // `rollups`, if not null (it must then outlive the ingester), also gets every good sample
+  // under Etsy statsd's key, whatever the mapping says, for the Graphite rollups: counter
+  // decrements included, timers in their unit as sent.
   explicit StatsdIngester(storage::SeriesTable* table,
-                          std::chrono::milliseconds default_ttl = std::chrono::milliseconds(0));
+                          std::chrono::milliseconds default_ttl = std::chrono::milliseconds(0),
+                          storage::RollupTable* rollups = nullptr);
   StatsdIngester(const StatsdIngester&) = delete;
   StatsdIngester& operator=(const StatsdIngester&) = delete;
 
@@ -98,10 +103,13 @@ class StatsdIngester {
   bool Resolve(const StatsdSample& sample, const ParsedLine& parsed,
                const std::shared_ptr<const MappingConfig>& mapping, Scratch& scratch,
                storage::SeriesOptions* options, double* scale, bool* drop, BadLineReason* reason);
+  // Adds the line's samples to the rollups, under its Etsy key (built in `key`).
+  void Rollup(std::string_view text, const ParsedLine& parsed, std::string& key);
   static void BuildLabels(const ParsedLine& parsed, Scratch& scratch);
   void CountBad(BadLineReason reason, std::string_view line);
 
   storage::SeriesTable* const table_;
+  storage::RollupTable* const rollups_;
   const std::chrono::milliseconds default_ttl_;
   const uint64_t id_;  // tells this ingester's entries in the per-thread caches from others'
   // Written by every receive thread once per call: apart from the mapping's pointer, whose

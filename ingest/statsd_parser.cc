@@ -424,3 +424,33 @@ void SanitizeEtsyKey(std::string_view key, std::string* out) {
 }
 
 }  // namespace metricsgate::ingest
+
+namespace metricsgate::ingest {
+
+void EtsyKey(std::string_view line, std::string* out) {
+  // Etsy: bits = line.split('|#'); the tags are bits[1].split(','), the key bits[0] up to its
+  // first ':'.
+  const size_t tags_start = line.find("|#");
+  const std::string_view head = line.substr(0, tags_start);
+  std::string raw(head.substr(0, head.find(':')));
+  if (tags_start != std::string_view::npos) {
+    std::string_view tags = line.substr(tags_start + 2);
+    tags = tags.substr(0, tags.find("|#"));
+    if (!tags.empty()) {
+      while (true) {
+        const size_t comma = tags.find(',');
+        std::string tag(tags.substr(0, comma));
+        // Each tag's first ';' becomes '_' and its first ':' '='.
+        if (size_t i = tag.find(';'); i != std::string::npos) tag[i] = '_';
+        if (size_t i = tag.find(':'); i != std::string::npos) tag[i] = '=';
+        raw.push_back(';');
+        raw.append(tag);
+        if (comma == std::string_view::npos) break;
+        tags.remove_prefix(comma + 1);
+      }
+    }
+  }
+  SanitizeEtsyKey(raw, out);
+}
+
+}  // namespace metricsgate::ingest

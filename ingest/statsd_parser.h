@@ -141,6 +141,12 @@ void ForEachStatsdLine(std::string_view packet, Fn&& fn) {
 // `-`, and every character outside [a-zA-Z0-9_.;=-] is removed. Writes to `*out`.
 void SanitizeEtsyKey(std::string_view key, std::string* out);
 
+// Etsy statsd's Graphite key of a whole line, as its handlePacket builds it: the text before
+// the first `:`, then each DogStatsD tag (the text after `|#`, split at `,`) as `;tag` with the
+// tag's first `;` made `_` and its first `:` made `=`; all of it sanitized (SanitizeEtsyKey).
+// So `a.b:1|c|#env:prod` is `a.b;env=prod`, and tags in the name (`a,k=v`) stay in the name.
+void EtsyKey(std::string_view line, std::string* out);
+
 }  // namespace metricsgate::ingest
 
 #endif  // METRICSGATE_INGEST_STATSD_PARSER_H_

@@ -43,27 +43,30 @@ void QuantileSketch::Merge(const QuantileSketch& other) {
   count_ += other.count_;
 }
 
+std::vector<std::pair<double, double>> QuantileSketch::Buckets() const {
+  std::vector<std::pair<double, double>> out;
+  out.reserve(negative_.size() + positive_.size() + 1);
+  std::vector<std::pair<int32_t, double>> sorted(negative_.begin(), negative_.end());
+  // Negatives by falling magnitude, then zero, then positives by rising magnitude.
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  for (const auto& [index, weight] : sorted) out.emplace_back(-Value(index), weight);
+  if (zero_ > 0) out.emplace_back(0.0, zero_);
+  sorted.assign(positive_.begin(), positive_.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [index, weight] : sorted) out.emplace_back(Value(index), weight);
+  return out;
+}
+
 double QuantileSketch::Quantile(double q) const {
   if (count_ <= 0) return std::numeric_limits<double>::quiet_NaN();
   const double rank = std::clamp(q, 0.0, 1.0) * count_;
   double seen = 0;
-  // From the most negative value up: negatives by falling magnitude, zero, positives.
-  std::vector<std::pair<int32_t, double>> buckets(negative_.begin(), negative_.end());
-  std::sort(buckets.begin(), buckets.end(), [](auto& a, auto& b) { return a.first > b.first; });
-  for (const auto& [index, weight] : buckets) {
+  const std::vector<std::pair<double, double>> buckets = Buckets();
+  for (const auto& [value, weight] : buckets) {
     seen += weight;
-    if (seen >= rank) return -Value(index);
+    if (seen >= rank) return value;
   }
-  seen += zero_;
-  if (seen >= rank && zero_ > 0) return 0;
-  buckets.assign(positive_.begin(), positive_.end());
-  std::sort(buckets.begin(), buckets.end());
-  for (const auto& [index, weight] : buckets) {
-    seen += weight;
-    if (seen >= rank) return Value(index);
-  }
-  if (!buckets.empty()) return Value(buckets.back().first);
-  return 0;
+  return buckets.empty() ? 0 : buckets.back().first;
 }
 
 void QuantileSketch::Clear() {

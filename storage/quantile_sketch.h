@@ -7,6 +7,8 @@
 #define METRICSGATE_STORAGE_QUANTILE_SKETCH_H_
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 
@@ -24,6 +26,9 @@ class QuantileSketch {
 
   // The value at quantile `q` in [0, 1] (nearest rank over the weights), or NaN when empty.
   double Quantile(double q) const;
+
+  // Every non-empty bucket as (representative value, weight), ascending by value.
+  std::vector<std::pair<double, double>> Buckets() const;
 
   double count() const { return count_; }
   void Clear();

@@ -7,7 +7,7 @@
 // every later value too, and the list is freed: a series then costs the sketch's buckets, which
 // grow with the log of the values' range, never with their number. Count (weighted by 1/rate,
 // as Etsy's `count`), sum, sum of squares, min and max stay exact either way.
-// Not thread-safe: the owner guards it.
+// Movable (a flush moves an interval's values out). Not thread-safe: the owner guards it.
 #ifndef METRICSGATE_STORAGE_TIMER_SAMPLES_H_
 #define METRICSGATE_STORAGE_TIMER_SAMPLES_H_
 
@@ -34,6 +34,9 @@ class TimerSamples {
   // The values of the interval, ascending. REQUIRES: exact().
   const std::vector<double>& Sorted();
 
+  // The sketch that holds the values. REQUIRES: !exact().
+  const QuantileSketch& sketch() const { return *sketch_; }
+
   // The value at quantile `q` in [0, 1] by nearest rank over the values (unweighted, as Etsy
   // ranks them): exact while exact(), else within 1%. NaN when empty.
   double Quantile(double q);
@@ -49,7 +52,7 @@ class TimerSamples {
   void Clear();
 
  private:
-  const size_t max_samples_;
+  size_t max_samples_;
   std::vector<double> kept_;
   bool sorted_ = true;
   std::optional<QuantileSketch> sketch_;
