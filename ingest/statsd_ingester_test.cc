@@ -476,3 +476,74 @@ TEST(StatsdIngesterConcurrencyTest, CachedSeriesSurviveConcurrentExpiry) {
 
 }  // namespace
 }  // namespace metricsgate::ingest
+
+namespace metricsgate::ingest {
+namespace {
+
+TEST(StatsdIngesterRollupsTest, EverySampleReachesTheRollupsUnderItsEtsyKey) {
+  storage::SeriesTable table;
+  storage::RollupTable rollups;
+  StatsdIngester ingester(&table, std::chrono::milliseconds(0), &rollups);
+  auto mapping = MappingConfig::Parse("mappings:\n- match: dropped.*\n  action: drop\n  name: x\n");
+  ASSERT_TRUE(mapping.ok()) << mapping.status();
+  ingester.SetMapping(*mapping);
+  ingester.HandlePacket(
+      "a.b:1|c\n"
+      "a.b:-3|c\n"                   // a decrement: dropped for Prometheus, kept for Graphite
+      "t:250|ms|@0.5\n"              // in ms, as sent
+      "tagged:2|c|#env:prod,role\n"  // DogStatsD tags become Graphite tags
+      "influx,k=v:1|c\n"             // Etsy does not read these: the name keeps them
+      "g:5|g\ng:-2|g\n"
+      "s:x|s\ns:y|s\n"
+      "dropped.one:1|c\n"  // an `action: drop` rule drops it for Prometheus only
+      "sp ace/x:1|c\n"
+      "bad:1|q\n"
+      "\n",
+      StatsdTransport::kUdp);
+  storage::RollupInterval interval;
+  rollups.EndInterval(&interval);
+  std::map<std::string, double> counters;
+  for (const auto& [key, value] : interval.counters)
+    counters[std::string(interval.key(key))] = value;
+  EXPECT_EQ(counters, (std::map<std::string, double>{{"a.b", -2},
+                                                     {"tagged;env=prod;role", 2},
+                                                     {"influxk=v", 1},
+                                                     {"dropped.one", 1},
+                                                     {"sp_ace-x", 1}}));
+  ASSERT_EQ(interval.timers.size(), 1u);
+  EXPECT_EQ(interval.key(interval.timers[0].first), "t");
+  EXPECT_EQ(interval.timers[0].second.Sorted(), std::vector<double>{250});
+  EXPECT_EQ(interval.timers[0].second.count(), 2);
+  ASSERT_EQ(interval.gauges.size(), 1u);
+  EXPECT_EQ(interval.gauges[0].second, 3);
+  ASSERT_EQ(interval.sets.size(), 1u);
+  EXPECT_EQ(interval.sets[0].second, 2u);
+  EXPECT_EQ(interval.packets_received, 1u);
+  EXPECT_EQ(interval.metrics_received, 12u);
+  EXPECT_EQ(interval.bad_lines_seen, 1u);
+}
+
+TEST(EtsyKeyTest, BuildsTheKeyAsEtsyHandlePacketDoes) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"a.b:1|c", "a.b"},
+      {"a.b", "a.b"},
+      {"tagged:1|c|#env:prod,role:web", "tagged;env=prod;role=web"},
+      {"val:1|c|#tag;1:v", "val;tag_1=v"},
+      {"cid:1|c|#a:b|c:abc", "cid;a=bcabc"},
+      {"x:1|c|#", "x"},
+      {"x:1|c|#a,", "x;a;"},
+      {"fo/o:1|c", "fo-o"},
+      {"b ar:1|c", "b_ar"},
+      {"foo+bar:1|c", "foobar"},
+      {"g;k=v:1|g", "g;k=v"},
+      {"m[k=v]:1|c", "mk=v"},
+  };
+  std::string key;
+  for (const auto& [line, expected] : cases) {
+    EtsyKey(line, &key);
+    EXPECT_EQ(key, expected) << line;
+  }
+}
+
+}  // namespace
+}  // namespace metricsgate::ingest
