@@ -1,0 +1,83 @@
+#include "export/carbon_protocol.h"
+
+#include <bit>
+#include <cstring>
+
+#include "export/graphite_rollup.h"
+
+namespace metricsgate::exporter {
+namespace {
+
+// Pickle protocol 2 opcodes.
+constexpr char kProto = '\x80';
+constexpr char kEmptyList = ']';
+constexpr char kMark = '(';
+constexpr char kBinUnicode = 'X';  // + uint32 little-endian length + UTF-8
+constexpr char kBinInt = 'J';      // + int32 little-endian
+constexpr char kBinFloat = 'G';    // + float64 big-endian
+constexpr char kTuple2 = '\x86';
+constexpr char kAppends = 'e';
+constexpr char kStop = '.';
+
+void AppendLittle32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+}  // namespace
+
+void AppendPlaintextLine(std::string_view name, double value, int64_t timestamp, std::string* out) {
+  out->append(name);
+  out->push_back(' ');
+  AppendJsNumber(value, out);
+  out->push_back(' ');
+  out->append(std::to_string(timestamp));
+  out->push_back('\n');
+}
+
+PickleMessage::PickleMessage(size_t max_bytes) : max_bytes_(max_bytes) { Start(); }
+
+void PickleMessage::Start() {
+  bytes_.assign(4, '\0');  // the length, written by Finish()
+  bytes_.push_back(kProto);
+  bytes_.push_back('\x02');
+  bytes_.push_back(kEmptyList);
+  bytes_.push_back(kMark);
+  points_ = 0;
+}
+
+bool PickleMessage::Add(std::string_view name, double value, int64_t timestamp) {
+  // 1 + 4 + name, 5 (int) or 9 (float) for the time, 9 for the value, 2 tuples; then the
+  // message's last 2 bytes.
+  const size_t point_bytes = 1 + 4 + name.size() + 9 + 9 + 2;
+  if (points_ > 0 && bytes_.size() + point_bytes + 2 > max_bytes_) return false;
+  bytes_.push_back(kBinUnicode);
+  AppendLittle32(static_cast<uint32_t>(name.size()), &bytes_);
+  bytes_.append(name);
+  if (timestamp >= INT32_MIN && timestamp <= INT32_MAX) {
+    bytes_.push_back(kBinInt);
+    AppendLittle32(static_cast<uint32_t>(static_cast<int32_t>(timestamp)), &bytes_);
+  } else {
+    bytes_.push_back(kBinFloat);
+    const uint64_t bits = std::bit_cast<uint64_t>(static_cast<double>(timestamp));
+    for (int i = 7; i >= 0; --i) bytes_.push_back(static_cast<char>(bits >> (8 * i)));
+  }
+  bytes_.push_back(kBinFloat);
+  const uint64_t bits = std::bit_cast<uint64_t>(value);
+  for (int i = 7; i >= 0; --i) bytes_.push_back(static_cast<char>(bits >> (8 * i)));
+  bytes_.push_back(kTuple2);
+  bytes_.push_back(kTuple2);
+  ++points_;
+  return true;
+}
+
+std::string PickleMessage::Finish() {
+  bytes_.push_back(kAppends);
+  bytes_.push_back(kStop);
+  const uint32_t length = static_cast<uint32_t>(bytes_.size() - 4);
+  for (int i = 0; i < 4; ++i) bytes_[i] = static_cast<char>(length >> (8 * (3 - i)));
+  std::string out = std::move(bytes_);
+  Start();
+  return out;
+}
+
+}  // namespace metricsgate::exporter
