@@ -137,7 +137,8 @@ const std::vector<FlagDef>& Flags() {
          return absl::OkStatus();
        }},
       {"statsd.flush-interval", "10s",
-       "How often StatsD intervals end: sets report their distinct members of the last one.",
+       "How often StatsD intervals end: rollups go to Graphite, sets report their distinct "
+       "members of the last one.",
        [](std::string_view v, Config* c) {
          MG_ASSIGN_OR_RETURN(c->flush_interval, ParseDuration(v));
          if (c->flush_interval.count() <= 0) {
@@ -151,6 +152,79 @@ const std::vector<FlagDef>& Flags() {
        [](std::string_view v, Config* c) {
          MG_ASSIGN_OR_RETURN(c->statsd_ttl, ParseDuration(v));
          if (c->statsd_ttl.count() < 0) return absl::InvalidArgumentError("must not be negative");
+         return absl::OkStatus();
+       }},
+      {"graphite.address", "",
+       "Carbon destinations to forward rollups to, comma-separated, each host:port[:instance] "
+       "as in carbon's DESTINATIONS; \"\" (the default) forwards nothing.",
+       [](std::string_view v, Config* c) {
+         c->graphite_addresses.clear();
+         while (!v.empty()) {
+           const size_t comma = v.find(',');
+           const std::string_view one = v.substr(0, comma);
+           if (one.empty()) return absl::InvalidArgumentError("an empty destination");
+           c->graphite_addresses.emplace_back(one);
+           v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
+         }
+         return absl::OkStatus();
+       }},
+      {"graphite.protocol", "plaintext",
+       "How to talk to carbon: plaintext (its port 2003) or pickle (2004).",
+       [](std::string_view v, Config* c) {
+         if (v != "plaintext" && v != "pickle") {
+           return absl::InvalidArgumentError(StrCat("not plaintext or pickle: \"", v, "\""));
+         }
+         c->graphite_pickle = v == "pickle";
+         return absl::OkStatus();
+       }},
+      {"graphite.relay-method", "consistent-hashing",
+       "With several destinations: consistent-hashing sends each metric to the node "
+       "carbon-relay would pick; all sends everything everywhere.",
+       [](std::string_view v, Config* c) {
+         if (v != "consistent-hashing" && v != "all") {
+           return absl::InvalidArgumentError(StrCat("not consistent-hashing or all: \"", v, "\""));
+         }
+         c->graphite_all = v == "all";
+         return absl::OkStatus();
+       }},
+      {"graphite.hash-type", "carbon_ch",
+       "The ring of consistent-hashing, as carbon's ROUTER_HASH_TYPE: carbon_ch or fnv1a_ch.",
+       [](std::string_view v, Config* c) {
+         if (v != "carbon_ch" && v != "fnv1a_ch") {
+           return absl::InvalidArgumentError(StrCat("not carbon_ch or fnv1a_ch: \"", v, "\""));
+         }
+         c->graphite_fnv1a = v == "fnv1a_ch";
+         return absl::OkStatus();
+       }},
+      {"graphite.replication-factor", "1",
+       "Destinations each metric goes to under consistent-hashing (carbon's REPLICATION_FACTOR).",
+       [](std::string_view v, Config* c) {
+         uint64_t n = 0;
+         if (!ParseUnsigned(v, 10, 1000, &n) || n == 0) {
+           return absl::InvalidArgumentError(StrCat("not a number from 1 to 1000: \"", v, "\""));
+         }
+         c->graphite_replication_factor = static_cast<size_t>(n);
+         return absl::OkStatus();
+       }},
+      {"graphite.diverse-replicas", "false",
+       "Replicas go to distinct hosts (carbon's DIVERSE_REPLICAS).",
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->graphite_diverse_replicas); },
+       true},
+      {"graphite.queue-points", "36000000",
+       "Points each destination may hold while it is unreachable (default: one hour of "
+       "100,000 points every 10 s); beyond it the oldest are dropped and counted.",
+       [](std::string_view v, Config* c) {
+         uint64_t n = 0;
+         if (!ParseUnsigned(v, 10, uint64_t{1} << 40, &n) || n == 0) {
+           return absl::InvalidArgumentError(StrCat("not a number of points above 0: \"", v, "\""));
+         }
+         c->graphite_queue_points = static_cast<size_t>(n);
+         return absl::OkStatus();
+       }},
+      {"config.file", "",
+       "A YAML file with Etsy statsd's Graphite options under `graphite:` (see README).",
+       [](std::string_view v, Config* c) {
+         c->config_file = std::string(v);
          return absl::OkStatus();
        }},
       {"storage.max-series", "1000000",

@@ -38,6 +38,16 @@ struct Config {
   std::chrono::milliseconds persistence_interval{5 * 60 * 1000};
   bool push_disable_consistency_check = false;
   std::chrono::milliseconds push_default_ttl{0};  // pushed groups' TTL; 0: never expire
+  // Graphite forwarding: off while graphite_addresses is empty.
+  std::vector<std::string> graphite_addresses;  // host:port[:instance], carbon's form
+  bool graphite_pickle = false;                 // else plaintext
+  bool graphite_all = false;                    // every point to every destination
+  bool graphite_fnv1a = false;                  // fnv1a_ch, else carbon_ch
+  size_t graphite_replication_factor = 1;
+  bool graphite_diverse_replicas = false;
+  size_t graphite_queue_points = 36'000'000;
+  // A YAML file with Etsy statsd's Graphite options (see README); "" for Etsy's defaults.
+  std::string config_file;
   // Every flag's value as given or defaulted, by name, for GET /api/v1/status.
   std::vector<std::pair<std::string, std::string>> flag_values;
 };

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <functional>
 #include <mutex>
@@ -19,15 +20,19 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "base/str_cat.h"
+#include "export/graphite_rollup.h"
 #include "export/text_format.h"
 #include "ingest/mapping.h"
 #include "ingest/statsd_ingester.h"
+#include "server/graphite_forwarder.h"
 #include "server/http_server.h"
+#include "server/internal/graphite_config.h"
 #include "server/internal/persistence.h"
 #include "server/routes.h"
 #include "server/statsd_datagram_listener.h"
 #include "server/statsd_tcp_listener.h"
 #include "storage/push_store.h"
+#include "storage/rollup_table.h"
 #include "storage/series_table.h"
 
 namespace metricsgate::server {
@@ -37,13 +42,18 @@ namespace asio = boost::asio;
 // Declaration order is destruction order reversed: the io_context goes last, after every
 // object whose sockets it serves.
 struct Server::Parts {
-  explicit Parts(const Config& c)
+  Parts(const Config& c, internal::GraphiteConfig g)
       : config(c),
+        graphite(std::move(g)),
         table(c.storage_max_series),
+        rollups(c.graphite_addresses.empty()
+                    ? nullptr
+                    : std::make_unique<storage::RollupTable>(graphite.retention)),
         push(&table, {.consistency_check = !c.push_disable_consistency_check,
                       .default_ttl = c.push_default_ttl}) {}
 
   const Config config;
+  internal::GraphiteConfig graphite;
   asio::io_context ioc;
   // One more io_context per I/O thread beyond the first (which runs `ioc`), each run by its
   // own thread: HTTP and StatsD TCP connections are spread over `ioc` and these.
@@ -55,7 +65,8 @@ struct Server::Parts {
     return contexts;
   }
   storage::SeriesTable table;
-  ingest::StatsdIngester ingester{&table, config.statsd_ttl};
+  std::unique_ptr<storage::RollupTable> rollups;  // null without --graphite.address
+  ingest::StatsdIngester ingester{&table, config.statsd_ttl, rollups.get()};
   storage::PushStore push;
   const absl::Time start_time = absl::Now();
   uint64_t persisted_changes = 0;  // push.changes() when last written (I/O threads, serialized)
@@ -65,6 +76,80 @@ struct Server::Parts {
   std::unique_ptr<StatsdDatagramListener> unixgram;
   std::unique_ptr<StatsdTcpListener> tcp;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<GraphiteForwarder> forwarder;  // null without --graphite.address
+
+  // The flush thread: ends an interval every --statsd.flush-interval, on ticks aligned as
+  // Etsy statsd aligns them (its start-up second plus whole intervals, wall clock).
+  std::thread flusher;
+  std::mutex flush_mu;
+  std::condition_variable flush_cv;
+  bool flush_stop = false;  // guarded by flush_mu
+  // The flush thread only (and the final flush, after it has stopped):
+  exporter::GraphiteBatch batch;
+  storage::RollupInterval interval;
+  int64_t last_flush_s = 0;  // the last flush's timestamp; 0 before the first
+  exporter::FlushSelfMetrics self;
+
+  void FlushLoop() {
+    using std::chrono::system_clock;
+    const auto start = system_clock::time_point(
+        std::chrono::seconds((std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  system_clock::now().time_since_epoch())
+                                  .count() +
+                              500) /
+                             1000));
+    self.last_flush = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count());
+    std::unique_lock lock(flush_mu);
+    for (int64_t k = 1;; ++k) {
+      const auto tick = start + k * config.flush_interval;
+      if (tick < system_clock::now() - config.flush_interval) {
+        // The clock jumped forward (or a flush overran): skip to the next tick ahead.
+        k = (system_clock::now() - start) / config.flush_interval;
+        continue;
+      }
+      if (flush_cv.wait_until(lock, tick, [&] { return flush_stop; })) return;
+      lock.unlock();
+      Flush();
+      lock.lock();
+    }
+  }
+
+  // Ends the interval: sets' counts, and the rollups to Graphite.
+  void Flush() {
+    table.EndInterval();
+    if (!rollups) return;
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const int64_t now_s = (now_ms + 500) / 1000;  // Etsy: Math.round(Date.now() / 1000)
+    self.has_timestamp_lag = last_flush_s > 0;
+    self.timestamp_lag = static_cast<double>(now_s - last_flush_s) -
+                         static_cast<double>(config.flush_interval.count()) / 1000;
+    rollups->EndInterval(&interval);
+    batch.Clear();
+    batch.timestamp = now_s;
+    exporter::GraphiteRollupOptions options = graphite.rollup;
+    options.flush_interval = config.flush_interval;
+    const auto started = std::chrono::steady_clock::now();
+    exporter::ComputeGraphiteRollups(interval, self, options, &batch);
+    forwarder->Send(batch);
+    self.flush_time_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::steady_clock::now() - started)
+                                                 .count());
+    self.flush_length = static_cast<double>(forwarder->last_flush_bytes());
+    self.last_flush = static_cast<double>(now_s);
+    last_flush_s = now_s;
+  }
+
+  void StopFlusher() {
+    {
+      std::lock_guard lock(flush_mu);
+      flush_stop = true;
+    }
+    flush_cv.notify_all();
+    if (flusher.joinable()) flusher.join();
+  }
 
   // Counts of mapping reloads, by result.
   std::atomic<uint64_t> reloads_ok{0};
@@ -140,6 +225,7 @@ struct Server::Parts {
     if (udp) udp->Collect(&families);
     if (unixgram) unixgram->Collect(&families);
     if (tcp) tcp->Collect(&families);
+    if (forwarder) forwarder->Collect(&families);
     const std::shared_ptr<const ingest::MappingConfig> mapping = ingester.mapping();
     families.push_back({"metricsgate_statsd_mapping_rules",
                         "Rules of the mapping file in force.",
@@ -165,8 +251,28 @@ Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Server::~Server() = default;
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
-  auto parts = std::make_unique<Parts>(config);
+  internal::GraphiteConfig graphite;
+  if (!config.config_file.empty()) {
+    MG_ASSIGN_OR_RETURN(graphite, internal::LoadGraphiteConfig(config.config_file));
+  }
+  auto parts = std::make_unique<Parts>(config, std::move(graphite));
   Parts* p = parts.get();
+  if (!config.graphite_addresses.empty()) {
+    GraphiteForwarderOptions options;
+    for (const std::string& address : config.graphite_addresses) {
+      MG_ASSIGN_OR_RETURN(GraphiteDestination destination, ParseGraphiteDestination(address));
+      options.destinations.push_back(std::move(destination));
+    }
+    options.protocol = config.graphite_pickle ? GraphiteForwarderOptions::Protocol::kPickle
+                                              : GraphiteForwarderOptions::Protocol::kPlaintext;
+    options.routing = config.graphite_all     ? GraphiteForwarderOptions::Routing::kAll
+                      : config.graphite_fnv1a ? GraphiteForwarderOptions::Routing::kFnv1aCh
+                                              : GraphiteForwarderOptions::Routing::kCarbonCh;
+    options.replication_factor = config.graphite_replication_factor;
+    options.diverse_replicas = config.graphite_diverse_replicas;
+    options.queue_points = config.graphite_queue_points;
+    MG_ASSIGN_OR_RETURN(p->forwarder, GraphiteForwarder::Create(p->ioc, std::move(options)));
+  }
   if (!config.statsd_mapping_config.empty()) {
     MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal
   }
@@ -259,18 +365,8 @@ int Server::Run() {
     });
   };
   await_hangup();
-  // Ends a StatsD interval every --statsd.flush-interval, on the io_context.
-  asio::steady_timer flush(p.ioc);
-  std::function<void()> schedule_flush = [&] {
-    flush.expires_at(flush.expiry() + p.config.flush_interval);
-    flush.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      p.table.EndInterval();
-      schedule_flush();
-    });
-  };
-  flush.expires_after(std::chrono::milliseconds(0));
-  schedule_flush();
+  if (p.forwarder) p.forwarder->Start();
+  p.flusher = std::thread([&p] { p.FlushLoop(); });
   // Pushed groups are written at most once per --persistence.interval after a change.
   asio::steady_timer persist(p.ioc);
   std::function<void()> schedule_persist = [&] {
@@ -288,7 +384,6 @@ int Server::Run() {
     if (p.udp) p.udp->Stop();
     if (p.unixgram) p.unixgram->Stop();
     if (p.tcp) p.tcp->Stop();
-    flush.cancel();
     hangup.cancel();
     sweep.cancel();
     deadline.expires_after(kShutdownGrace);
@@ -298,7 +393,17 @@ int Server::Run() {
                 {{"grace", std::to_string(kShutdownGrace.count()) + "s"}});
       p.ioc.stop();
     });
-    p.http->Shutdown([&] { asio::post(p.ioc, [&] { p.ioc.stop(); }); });
+    // The io_context stops once HTTP has shut down and the last rollups are sent (or the
+    // grace period is over).
+    auto parts_left = std::make_shared<int>(p.forwarder ? 2 : 1);
+    auto part_done = [&p, parts_left] {
+      if (--*parts_left == 0) asio::post(p.ioc, [&p] { p.ioc.stop(); });
+    };
+    p.http->Shutdown([part_done] { part_done(); });
+    // The partial interval is flushed, as Etsy flushes on exit.
+    p.StopFlusher();
+    p.Flush();
+    if (p.forwarder) p.forwarder->Drain(kShutdownGrace, [part_done] { part_done(); });
     // Logged once every listener has been told to stop: from this line on, no new work starts.
     log::Info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   });
@@ -336,6 +441,7 @@ int Server::Run() {
     pool.emplace_back([&context = *worker] { context.run(); });
   }
   p.ioc.run();
+  p.StopFlusher();
   for (auto& worker : p.workers) worker->stop();
   for (std::thread& thread : pool) thread.join();
   p.Persist();  // the last pushes, once no request is in flight

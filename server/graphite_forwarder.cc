@@ -1,0 +1,430 @@
+#include "server/graphite_forwarder.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <mutex>
+
+#include "base/log.h"
+#include "base/str_cat.h"
+#include "export/carbon_protocol.h"
+#include "export/carbon_ring.h"
+#include "server/internal/task.h"
+
+namespace metricsgate::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kPieceBytes = 1 << 20;
+constexpr std::chrono::milliseconds kFirstBackoff{200};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+constexpr std::chrono::seconds kConnectTimeout{5};
+
+log::RateLimiter connect_log(1);
+
+}  // namespace
+
+std::string GraphiteDestination::ToString() const {
+  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  out += ":" + std::to_string(port);
+  if (instance) out += ":" + *instance;
+  return out;
+}
+
+absl::StatusOr<GraphiteDestination> ParseGraphiteDestination(std::string_view text) {
+  GraphiteDestination out;
+  std::string_view rest = text;
+  if (rest.starts_with('[')) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) {
+      return absl::InvalidArgumentError(StrCat("graphite destination \"", text, "\": missing ]"));
+    }
+    out.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+    if (!rest.starts_with(':')) {
+      return absl::InvalidArgumentError(
+          StrCat("graphite destination \"", text, "\": want host:port[:instance]"));
+    }
+    rest.remove_prefix(1);
+  } else {
+    const size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          StrCat("graphite destination \"", text, "\": want host:port[:instance]"));
+    }
+    out.host = std::string(rest.substr(0, colon));
+    rest.remove_prefix(colon + 1);
+  }
+  const size_t colon = rest.find(':');
+  const std::string_view port = rest.substr(0, colon);
+  if (colon != std::string_view::npos) out.instance = std::string(rest.substr(colon + 1));
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || value > 65535) {
+      value = -1;
+      break;
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (out.host.empty() || port.empty() || value <= 0 || value > 65535) {
+    return absl::InvalidArgumentError(StrCat("graphite destination \"", text,
+                                             "\": want host:port[:instance] with a port 1-65535"));
+  }
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+struct GraphiteForwarder::Destination {
+  struct Piece {
+    std::string bytes;
+    size_t points = 0;
+  };
+  Destination(asio::io_context& ioc, GraphiteDestination a) : address(std::move(a)), wake(ioc) {}
+
+  const GraphiteDestination address;
+  std::mutex mu;
+  std::deque<Piece> queue;   // guarded by mu
+  size_t queued_points = 0;  // guarded by mu
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> connect_failures{0};
+  std::atomic<size_t> queued{0};
+  // The io_context's thread only:
+  asio::steady_timer wake;  // the sender sleeps on it; cancelled when work arrives
+  std::shared_ptr<tcp::socket> socket;
+  uint64_t connection = 0;  // bumped on every new connection
+
+  // Appends `piece`, dropping the oldest pieces to stay within `limit` points.
+  void Push(Piece piece, size_t limit) {
+    std::lock_guard lock(mu);
+    queued_points += piece.points;
+    queue.push_back(std::move(piece));
+    while (queued_points > limit && queue.size() > 1) {
+      queued_points -= queue.front().points;
+      dropped.fetch_add(queue.front().points, std::memory_order_relaxed);
+      queue.pop_front();
+    }
+    queued.store(queued_points, std::memory_order_relaxed);
+  }
+  std::optional<Piece> Take() {
+    std::lock_guard lock(mu);
+    if (queue.empty()) return std::nullopt;
+    Piece piece = std::move(queue.front());
+    queue.pop_front();
+    queued_points -= piece.points;
+    queued.store(queued_points, std::memory_order_relaxed);
+    return piece;
+  }
+  void PutBack(Piece piece) {
+    std::lock_guard lock(mu);
+    queued_points += piece.points;
+    queue.push_front(std::move(piece));
+    queued.store(queued_points, std::memory_order_relaxed);
+  }
+  bool Empty() {
+    std::lock_guard lock(mu);
+    return queue.empty();
+  }
+  size_t DropAll() {
+    std::lock_guard lock(mu);
+    const size_t points = queued_points;
+    dropped.fetch_add(points, std::memory_order_relaxed);
+    queue.clear();
+    queued_points = 0;
+    queued.store(0, std::memory_order_relaxed);
+    return points;
+  }
+  void Close() {
+    if (socket) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+      socket.reset();
+    }
+  }
+};
+
+struct GraphiteForwarder::State {
+  State(asio::io_context& context, GraphiteForwarderOptions o)
+      : ioc(context), options(std::move(o)), drain_timer(context) {}
+  asio::io_context& ioc;
+  const GraphiteForwarderOptions options;
+  std::optional<exporter::CarbonRing> ring;
+  std::vector<std::unique_ptr<Destination>> destinations;
+  std::atomic<size_t> last_flush_bytes{0};
+  // The io_context's thread only:
+  bool stopping = false;
+  bool give_up = false;  // the drain's grace is over
+  size_t running = 0;
+  asio::steady_timer drain_timer;
+  std::function<void()> drained;
+
+  void SenderDone() {
+    if (--running == 0 && stopping) {
+      drain_timer.cancel();
+      if (drained) asio::post(ioc, std::exchange(drained, nullptr));
+    }
+  }
+};
+
+namespace {
+
+// Closes the connection when the peer closes it (carbon never writes back), so the sender
+// reconnects before its next write instead of losing it into a dead socket.
+asio::awaitable<void> WatchConnection(std::shared_ptr<void> keep_alive,
+                                      GraphiteForwarder::Destination* d,
+                                      std::shared_ptr<tcp::socket> socket, uint64_t connection) {
+  char byte;
+  while (true) {
+    auto [ec, n] = co_await socket->async_read_some(asio::buffer(&byte, 1),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (ec) break;
+  }
+  if (d->connection == connection && d->socket == socket) {
+    log::Info("graphite destination closed the connection",
+              {{"destination", d->address.ToString()}});
+    d->Close();
+    d->wake.cancel();
+  }
+}
+
+asio::awaitable<void> RunSender(std::shared_ptr<GraphiteForwarder::State> state,
+                                GraphiteForwarder::Destination* d) {
+  auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
+  asio::steady_timer timer(executor);
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  const std::string name = d->address.ToString();
+  while (!state->give_up) {
+    if (d->Empty()) {
+      if (state->stopping) break;
+      d->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await d->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (!d->socket) {
+      auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
+          d->address.host, std::to_string(d->address.port), asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code ec = resolve_ec;
+      auto socket = std::make_shared<tcp::socket>(executor);
+      if (!ec) {
+        timer.expires_after(kConnectTimeout);
+        timer.async_wait([socket](const boost::system::error_code& timer_ec) {
+          if (!timer_ec) {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+          }
+        });
+        auto [connect_ec, endpoint] =
+            co_await asio::async_connect(*socket, endpoints, asio::as_tuple(asio::use_awaitable));
+        timer.cancel();
+        ec = connect_ec;
+      }
+      if (ec) {
+        d->connect_failures.fetch_add(1, std::memory_order_relaxed);
+        if (connect_log.Allow()) {
+          log::Warn("cannot connect to graphite; rollups wait in its queue",
+                    {{"destination", name}, {"err", ec.message()}});
+        }
+        // Sleeps on `wake` so that a drain's end can cut the wait short.
+        d->wake.expires_after(backoff);
+        co_await d->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        backoff = std::min(backoff * 2, kMaxBackoff);
+        continue;
+      }
+      backoff = kFirstBackoff;
+      boost::system::error_code ignored;
+      socket->set_option(tcp::no_delay(true), ignored);
+      d->socket = socket;
+      ++d->connection;
+      log::Info("connected to graphite", {{"destination", name}});
+      asio::co_spawn(executor, WatchConnection(state, d, socket, d->connection), asio::detached);
+    }
+    std::optional<GraphiteForwarder::Destination::Piece> piece = d->Take();
+    if (!piece) continue;
+    std::shared_ptr<tcp::socket> socket = d->socket;
+    auto [ec, written] = co_await asio::async_write(*socket, asio::buffer(piece->bytes),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      d->PutBack(*std::move(piece));
+      if (d->socket == socket) d->Close();
+      continue;
+    }
+    d->sent.fetch_add(piece->points, std::memory_order_relaxed);
+  }
+  d->Close();
+  state->SenderDone();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GraphiteForwarder>> GraphiteForwarder::Create(
+    asio::io_context& ioc, GraphiteForwarderOptions options) {
+  if (options.destinations.empty()) {
+    return absl::InvalidArgumentError("graphite: no destination");
+  }
+  if (options.replication_factor < 1) {
+    return absl::InvalidArgumentError("graphite: the replication factor must be at least 1");
+  }
+  std::unique_ptr<GraphiteForwarder> forwarder(new GraphiteForwarder());
+  auto state = std::make_shared<State>(ioc, std::move(options));
+  std::vector<exporter::CarbonRing::Node> nodes;
+  for (const GraphiteDestination& address : state->options.destinations) {
+    for (const auto& d : state->destinations) {
+      if (d->address.host == address.host && d->address.instance == address.instance) {
+        return absl::InvalidArgumentError(
+            StrCat("graphite destination ", address.ToString(),
+                   " repeats the host and instance of ", d->address.ToString(),
+                   " (carbon's ring tells nodes apart by host and instance, not port)"));
+      }
+    }
+    state->destinations.push_back(std::make_unique<Destination>(ioc, address));
+    nodes.push_back({address.host, address.instance});
+  }
+  using Routing = GraphiteForwarderOptions::Routing;
+  if (state->options.routing != Routing::kAll) {
+    state->ring.emplace(std::move(nodes), state->options.routing == Routing::kCarbonCh
+                                              ? exporter::CarbonRing::HashType::kCarbonCh
+                                              : exporter::CarbonRing::HashType::kFnv1aCh);
+  }
+  forwarder->state_ = std::move(state);
+  return forwarder;
+}
+
+GraphiteForwarder::~GraphiteForwarder() = default;
+
+void GraphiteForwarder::Start() {
+  for (auto& d : state_->destinations) {
+    ++state_->running;
+    asio::co_spawn(state_->ioc, RunSender(state_, d.get()),
+                   internal::LogExceptions("graphite sender"));
+  }
+}
+
+void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
+  State& state = *state_;
+  const size_t count = state.destinations.size();
+  const bool pickle = state.options.protocol == GraphiteForwarderOptions::Protocol::kPickle;
+  std::vector<std::string> text(count);
+  std::vector<size_t> text_points(count, 0);
+  std::vector<exporter::PickleMessage> messages(pickle ? count : 0);
+  std::vector<std::vector<Destination::Piece>> pieces(count);
+  size_t bytes = 0;
+  std::vector<size_t> targets;
+  const auto flush_text = [&](size_t i) {
+    bytes += text[i].size();
+    pieces[i].push_back({std::move(text[i]), text_points[i]});
+    text[i] = std::string();
+    text_points[i] = 0;
+  };
+  const auto flush_pickle = [&](size_t i) {
+    const size_t points = messages[i].points();
+    std::string message = messages[i].Finish();
+    bytes += message.size();
+    pieces[i].push_back({std::move(message), points});
+  };
+  for (const exporter::GraphiteBatch::Point& point : batch.points) {
+    const std::string_view name = batch.name(point);
+    targets.clear();
+    if (state.ring) {
+      state.ring->NodesFor(name, state.options.replication_factor, state.options.diverse_replicas,
+                           &targets);
+    } else {
+      for (size_t i = 0; i < count; ++i) targets.push_back(i);
+    }
+    for (size_t i : targets) {
+      if (pickle) {
+        if (!messages[i].Add(name, point.value, batch.timestamp)) {
+          flush_pickle(i);
+          messages[i].Add(name, point.value, batch.timestamp);
+        }
+      } else {
+        exporter::AppendPlaintextLine(name, point.value, batch.timestamp, &text[i]);
+        ++text_points[i];
+        if (text[i].size() >= kPieceBytes) flush_text(i);
+      }
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (pickle && messages[i].points() > 0) flush_pickle(i);
+    if (!pickle && text_points[i] > 0) flush_text(i);
+    for (Destination::Piece& piece : pieces[i]) {
+      state.destinations[i]->Push(std::move(piece), state.options.queue_points);
+    }
+  }
+  state.last_flush_bytes.store(bytes, std::memory_order_relaxed);
+  asio::post(state.ioc, [s = state_] {
+    for (auto& d : s->destinations) d->wake.cancel();
+  });
+}
+
+void GraphiteForwarder::Drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  asio::post(state_->ioc, [s = state_, grace, done = std::move(done)]() mutable {
+    s->stopping = true;
+    if (s->running == 0) {
+      done();
+      return;
+    }
+    s->drained = std::move(done);
+    for (auto& d : s->destinations) d->wake.cancel();
+    s->drain_timer.expires_after(grace);
+    s->drain_timer.async_wait([s](const boost::system::error_code& ec) {
+      if (ec) return;
+      s->give_up = true;
+      for (auto& d : s->destinations) {
+        const size_t lost = d->DropAll();
+        if (lost > 0) {
+          log::Warn("graphite destination not drained in time; its queued points are dropped",
+                    {{"destination", d->address.ToString()}, {"points", std::to_string(lost)}});
+        }
+        d->Close();
+        d->wake.cancel();
+      }
+    });
+  });
+}
+
+size_t GraphiteForwarder::last_flush_bytes() const {
+  return state_->last_flush_bytes.load(std::memory_order_relaxed);
+}
+
+void GraphiteForwarder::Collect(std::vector<storage::MetricFamily>* out) const {
+  using storage::MetricFamily;
+  using storage::MetricType;
+  using storage::Sample;
+  const auto family = [&](std::string name, std::string help, MetricType type, auto value) {
+    MetricFamily f{std::move(name), std::move(help), type, {}};
+    for (const auto& d : state_->destinations) {
+      f.samples.push_back(
+          Sample{{{"destination", d->address.ToString()}}, static_cast<double>(value(*d))});
+    }
+    out->push_back(std::move(f));
+  };
+  family("metricsgate_graphite_points_sent_total", "Rollup points written to a carbon destination.",
+         MetricType::kCounter,
+         [](Destination& d) { return d.sent.load(std::memory_order_relaxed); });
+  family("metricsgate_graphite_points_dropped_total",
+         "Rollup points dropped: the destination's queue was full, or shutdown came first.",
+         MetricType::kCounter,
+         [](Destination& d) { return d.dropped.load(std::memory_order_relaxed); });
+  family("metricsgate_graphite_points_queued", "Rollup points waiting for a carbon destination.",
+         MetricType::kGauge,
+         [](Destination& d) { return d.queued.load(std::memory_order_relaxed); });
+  family("metricsgate_graphite_connect_failures_total",
+         "Failed attempts to connect to a carbon destination.", MetricType::kCounter,
+         [](Destination& d) { return d.connect_failures.load(std::memory_order_relaxed); });
+}
+
+}  // namespace metricsgate::server
