@@ -34,10 +34,7 @@ command -v npm >/dev/null || { sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo;
 load="$root/build/benchmarks/statsd_load"
 
 etsy_dir="$root/.cache/etsy-statsd-0.9.0"
-if [ ! -f "$etsy_dir/node_modules/statsd/stats.js" ]; then
-  mkdir -p "$etsy_dir"
-  (cd "$etsy_dir" && npm install --no-audit --no-fund --ignore-scripts statsd@0.9.0 >/dev/null)
-fi
+"$root/scripts/install-etsy-statsd.sh" >/dev/null
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -26,6 +26,8 @@ if [[ "${1:-}" == "--test" ]]; then
     python3-prometheus-client # the reference parser of the text format reads our /metrics
     prometheus                # promtool, and the real server that scrapes /metrics in tests
     prometheus-pushgateway    # the real Pushgateway, for the push API's differential test
+    graphite-carbon           # carbon-cache and carbon.hashing: Graphite forwarding's real peer
+    python3-whisper           # reads back what carbon stored
   )
 fi
 
@@ -35,13 +37,25 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-if (( ${#missing[@]} == 0 )); then
-  exit 0
+if (( ${#missing[@]} > 0 )); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=()
+  if (( EUID != 0 )); then sudo=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=()
-if (( EUID != 0 )); then sudo=(sudo); fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ "${1:-}" == "--test" ]]; then
+  # Etsy statsd 0.9.0 (npm), the rollups' reference, runs on node. Checked by command: a
+  # machine may have node and npm from elsewhere (NodeSource's nodejs bundles npm and
+  # conflicts with Debian's npm package).
+  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+    echo "install-deps: installing nodejs npm" >&2
+    sudo=()
+    if (( EUID != 0 )); then sudo=(sudo); fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
+  fi
+  "$(dirname "${BASH_SOURCE[0]}")/install-etsy-statsd.sh" >/dev/null
+fi
