@@ -32,6 +32,10 @@ constexpr size_t kPieceBytes = 1 << 20;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kConnectTimeout{5};
+// How far back a broken connection's writes are sent again (carbon may have them unread in
+// its socket when it stops), and how many bytes of them are kept at most.
+constexpr std::chrono::seconds kReplayWindow{5};
+constexpr size_t kReplayBytes = 64 << 20;
 
 log::RateLimiter connect_log(1);
 
@@ -89,7 +93,7 @@ absl::StatusOr<GraphiteDestination> ParseGraphiteDestination(std::string_view te
 
 struct GraphiteForwarder::Destination {
   struct Piece {
-    std::string bytes;
+    std::shared_ptr<const std::string> bytes;
     size_t points = 0;
   };
   Destination(asio::io_context& ioc, GraphiteDestination a) : address(std::move(a)), wake(ioc) {}
@@ -106,6 +110,37 @@ struct GraphiteForwarder::Destination {
   asio::steady_timer wake;  // the sender sleeps on it; cancelled when work arrives
   std::shared_ptr<tcp::socket> socket;
   uint64_t connection = 0;  // bumped on every new connection
+  // Pieces written on this connection lately, oldest first: sent again if the peer drops the
+  // connection, since carbon acknowledges nothing and may not have read them.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, Piece>> recent;
+  size_t recent_bytes = 0;
+  std::atomic<uint64_t> resent{0};
+
+  void Written(Piece piece) {
+    const auto now = std::chrono::steady_clock::now();
+    recent_bytes += piece.bytes->size();
+    recent.emplace_back(now, std::move(piece));
+    while (!recent.empty() &&
+           (recent.front().first < now - kReplayWindow || recent_bytes > kReplayBytes)) {
+      recent_bytes -= recent.front().second.bytes->size();
+      recent.pop_front();
+    }
+  }
+  // The connection broke: its recent pieces go back to the front of the queue, in order.
+  void LoseConnection() {
+    Close();
+    const auto cutoff = std::chrono::steady_clock::now() - kReplayWindow;
+    std::lock_guard lock(mu);
+    for (auto it = recent.rbegin(); it != recent.rend(); ++it) {
+      if (it->first < cutoff) break;
+      queued_points += it->second.points;
+      resent.fetch_add(it->second.points, std::memory_order_relaxed);
+      queue.push_front(std::move(it->second));
+    }
+    queued.store(queued_points, std::memory_order_relaxed);
+    recent.clear();
+    recent_bytes = 0;
+  }
 
   // Appends `piece`, dropping the oldest pieces to stay within `limit` points.
   void Push(Piece piece, size_t limit) {
@@ -193,9 +228,9 @@ asio::awaitable<void> WatchConnection(std::shared_ptr<void> keep_alive,
     if (ec) break;
   }
   if (d->connection == connection && d->socket == socket) {
-    log::Info("graphite destination closed the connection",
+    log::Info("graphite destination closed the connection; its last writes will be sent again",
               {{"destination", d->address.ToString()}});
-    d->Close();
+    d->LoseConnection();
     d->wake.cancel();
   }
 }
@@ -255,14 +290,15 @@ asio::awaitable<void> RunSender(std::shared_ptr<GraphiteForwarder::State> state,
     std::optional<GraphiteForwarder::Destination::Piece> piece = d->Take();
     if (!piece) continue;
     std::shared_ptr<tcp::socket> socket = d->socket;
-    auto [ec, written] = co_await asio::async_write(*socket, asio::buffer(piece->bytes),
+    auto [ec, written] = co_await asio::async_write(*socket, asio::buffer(*piece->bytes),
                                                     asio::as_tuple(asio::use_awaitable));
     if (ec) {
       d->PutBack(*std::move(piece));
-      if (d->socket == socket) d->Close();
+      if (d->socket == socket) d->LoseConnection();
       continue;
     }
     d->sent.fetch_add(piece->points, std::memory_order_relaxed);
+    d->Written(*std::move(piece));
   }
   d->Close();
   state->SenderDone();
@@ -325,7 +361,7 @@ void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
   std::vector<size_t> targets;
   const auto flush_text = [&](size_t i) {
     bytes += text[i].size();
-    pieces[i].push_back({std::move(text[i]), text_points[i]});
+    pieces[i].push_back({std::make_shared<const std::string>(std::move(text[i])), text_points[i]});
     text[i] = std::string();
     text_points[i] = 0;
   };
@@ -333,7 +369,7 @@ void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
     const size_t points = messages[i].points();
     std::string message = messages[i].Finish();
     bytes += message.size();
-    pieces[i].push_back({std::move(message), points});
+    pieces[i].push_back({std::make_shared<const std::string>(std::move(message)), points});
   };
   for (const exporter::GraphiteBatch::Point& point : batch.points) {
     const std::string_view name = batch.name(point);
@@ -422,6 +458,12 @@ void GraphiteForwarder::Collect(std::vector<storage::MetricFamily>* out) const {
   family("metricsgate_graphite_points_queued", "Rollup points waiting for a carbon destination.",
          MetricType::kGauge,
          [](Destination& d) { return d.queued.load(std::memory_order_relaxed); });
+  family("metricsgate_graphite_points_resent_total",
+         "Rollup points written again after the destination dropped the connection: carbon "
+         "acknowledges nothing, so the last seconds' writes are repeated (a repeated point "
+         "changes nothing in whisper).",
+         MetricType::kCounter,
+         [](Destination& d) { return d.resent.load(std::memory_order_relaxed); });
   family("metricsgate_graphite_connect_failures_total",
          "Failed attempts to connect to a carbon destination.", MetricType::kCounter,
          [](Destination& d) { return d.connect_failures.load(std::memory_order_relaxed); });

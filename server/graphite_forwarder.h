@@ -6,8 +6,11 @@
 // on the io_context. The sender keeps one connection open, watches it for the peer closing it,
 // and reconnects with exponential backoff (0.2 s doubling to 5 s). While a destination is
 // down its pieces wait, in order; past `queue_points` the oldest pieces are dropped and
-// counted. A piece leaves the queue only once written whole; one cut short by a broken
-// connection is sent again whole (carbon keeps the last value of a duplicate point).
+// counted. A piece leaves the queue only once written whole. Carbon acknowledges nothing, and a
+// carbon that stops drops what it had not yet read from its socket: so when a connection
+// breaks, the pieces written on it in the last 5 s are queued again, in order, before the rest
+// (at-least-once; carbon keeps the last value of a point, so a repeated point changes
+// nothing).
 //
 // Thread safety: Send() and Collect() are safe from any thread (the queues take a mutex, held
 // only to append or take a piece); the senders run on the io_context given to Create().

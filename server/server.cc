@@ -110,19 +110,24 @@ struct Server::Parts {
       }
       if (flush_cv.wait_until(lock, tick, [&] { return flush_stop; })) return;
       lock.unlock();
-      Flush();
+      // The tick's own second, not the clock's: a late flush still gets its own point (carbon
+      // keeps one value per second, the last).
+      Flush(std::chrono::duration_cast<std::chrono::seconds>(tick.time_since_epoch()).count());
       lock.lock();
     }
   }
 
-  // Ends the interval: sets' counts, and the rollups to Graphite.
-  void Flush() {
+  // Ends the interval: sets' counts, and the rollups to Graphite at `now_s` (Unix seconds;
+  // the current second when 0, or the one after the last flush's if that is later).
+  void Flush(int64_t now_s = 0) {
     table.EndInterval();
     if (!rollups) return;
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    const int64_t now_s = (now_ms + 500) / 1000;  // Etsy: Math.round(Date.now() / 1000)
+    if (now_s == 0) {
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      now_s = std::max((now_ms + 500) / 1000, last_flush_s + 1);  // Etsy: Math.round(now / 1000)
+    }
     self.has_timestamp_lag = last_flush_s > 0;
     self.timestamp_lag = static_cast<double>(now_s - last_flush_s) -
                          static_cast<double>(config.flush_interval.count()) / 1000;

@@ -90,6 +90,10 @@ class LineSink:
 
     def close(self):
         self._stop = True
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone
+        except OSError:                             # would leave it listening
+            pass
         self.server.close()
 
     def __enter__(self):
@@ -210,12 +214,20 @@ WHISPER_AUTOFLUSH = True
         self.proc = None
 
     def fetch(self, name, since, until):
-        """{timestamp: value} of the metric's whisper file, empty if it does not exist yet."""
+        """{timestamp: value} in [since, until] of the metric's whisper file, empty if it does not exist yet. A
+        tagged name (`name;k=v`) is found where carbon 1.1 stores it: under _tagged/, by the
+        SHA-256 of the name (TAG_HASH_FILENAMES)."""
+        import hashlib
         import whisper
-        path = os.path.join(self.data, *name.split(".")) + ".wsp"
+        if ";" in name:
+            digest = hashlib.sha256(name.encode()).hexdigest()
+            path = os.path.join(self.data, "_tagged", digest[:3], digest[3:6], digest + ".wsp")
+        else:
+            path = os.path.join(self.data, *name.split(".")) + ".wsp"
         if not os.path.exists(path):
             return {}
-        (start, _, step), values = whisper.fetch(path, since, until + 1)
+        # whisper.fetch starts at the first step after its `fromTime`.
+        (start, _, step), values = whisper.fetch(path, since - 1, until + 1)
         return {start + i * step: v for i, v in enumerate(values) if v is not None}
 
     def __enter__(self):

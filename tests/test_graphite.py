@@ -127,3 +127,191 @@ def test_rollups_equal_etsy_statsd_with_new_names_percentiles_and_bins():
     assert "gp.timers.a0.api.tim.histogram.bin_inf.sfx" in etsy
     assert "gp.timers.a0.tim.lower_top10.sfx" in etsy
     assert_same(etsy, ours)
+
+
+@pytest.mark.parametrize("protocol", ["plaintext", "pickle"])
+def test_carbon_stores_what_was_sent(protocol):
+    with CarbonCache() as carbon:
+        port = carbon.line_port if protocol == "plaintext" else carbon.pickle_port
+        with Metricsgate(f"--graphite.address=127.0.0.1:{port}", f"--graphite.protocol={protocol}",
+                         "--statsd.flush-interval=1s", tcp=None) as mg:
+            since = int(time.time()) - 1
+            mg.send("app.hits:3|c\napp.hits:4|c\napp.temp:21.5|g\napp.lat:10|ms\napp.lat:30|ms\n"
+                    "app.users:a|s\napp.users:b|s\ntagged:1|c|#env:prod")
+
+            def stored():
+                until = int(time.time())
+                counts = carbon.fetch("stats_counts.app.hits", since, until)
+                return counts if 7.0 in counts.values() else None
+            counts = wait_until(stored, "the counter in whisper")
+            until = int(time.time())
+            assert list(counts.values()).count(7.0) == 1  # one interval held both samples
+            assert set(carbon.fetch("stats.app.hits", since, until).values()) <= {0.0, 7.0}
+            assert 7.0 in carbon.fetch("stats.app.hits", since, until).values()  # 7 per 1 s
+            wait_until(lambda: 21.5 in carbon.fetch("stats.gauges.app.temp", since,
+                                                    int(time.time())).values(), "the gauge")
+            for name, value in [("stats.timers.app.lat.mean", 20.0),
+                                ("stats.timers.app.lat.upper_90", 30.0),
+                                ("stats.timers.app.lat.count", 2.0),
+                                ("stats.sets.app.users.count", 2.0)]:
+                wait_until(lambda: value in carbon.fetch(name, since, int(time.time())).values(),
+                           f"{name} = {value}")
+            samples = mg.samples()
+            dest = (("destination", f"127.0.0.1:{port}"),)
+            assert samples[("metricsgate_graphite_points_sent_total", dest)] > 0
+            assert samples[("metricsgate_graphite_points_dropped_total", dest)] == 0
+            # A tagged series goes in carbon's tag store.
+            wait_until(lambda: 1.0 in carbon.fetch("stats_counts.tagged;env=prod", since,
+                                                   int(time.time())).values(), "the tagged series")
+
+
+def test_every_interval_arrives_through_a_carbon_outage():
+    with CarbonCache() as carbon:
+        with Metricsgate(f"--graphite.address=127.0.0.1:{carbon.line_port}",
+                         "--statsd.flush-interval=1s", tcp=None) as mg:
+            dest = (("destination", f"127.0.0.1:{carbon.line_port}"),)
+            # The first interval runs from start-up to the second after next (as Etsy's, its
+            # ticks fall on the rounded start-up second): start after the first flush.
+            mg.wait_for_log("connected to graphite")
+            since = int(time.time())
+            sent = {}
+
+            def send_one(k):
+                mg.send(f"out.g:{k}|g")
+                sent[k] = time.time()
+                time.sleep(1.1)  # one value per interval: each flush carries a new one
+            for k in range(1, 4):
+                send_one(k)
+            carbon.stop()
+            for k in range(4, 9):  # about five intervals with carbon down
+                send_one(k)
+            down = mg.samples()
+            assert down[("metricsgate_graphite_points_queued", dest)] > 0
+            assert down[("metricsgate_graphite_connect_failures_total", dest)] > 0
+            carbon.start()
+            for k in range(9, 11):
+                send_one(k)
+
+            def delivered():
+                values = carbon.fetch("stats.gauges.out.g", since, int(time.time()))
+                return values if set(range(1, 11)) <= set(values.values()) else None
+            try:
+                values = wait_until(delivered, "every gauge value in whisper", timeout=30)
+            except AssertionError:
+                pytest.fail(f"sent at {sent}; stored: "
+                            f"{sorted(carbon.fetch('stats.gauges.out.g', since, int(time.time())).items())}"
+                            f"\n{mg.output()}")
+            # Every flush from the first value on has its point: no interval is missing.
+            first = min(ts for ts, v in values.items() if v == 1)
+            last = max(values)
+            numstats = carbon.fetch("statsd.numStats", first, last)
+            assert sorted(numstats) == list(range(first, last + 1)), \
+                f"flushes missing: {sorted(set(range(first, last + 1)) - set(numstats))}"
+            samples = mg.samples()
+            assert samples[("metricsgate_graphite_points_dropped_total", dest)] == 0
+            assert samples[("metricsgate_graphite_points_queued", dest)] == 0
+            # The writes carbon may not have read when it stopped were sent again.
+            assert samples[("metricsgate_graphite_points_resent_total", dest)] > 0
+
+
+RING_CASES = [
+    ("carbon_ch", [("127.0.0.1", "a"), ("127.0.0.1", "b"), ("127.0.0.1", "c")], 1),
+    ("carbon_ch", [("127.0.0.2", None), ("127.0.0.3", None), ("127.0.0.4", None)], 1),
+    ("fnv1a_ch", [("127.0.0.1", "x"), ("127.0.0.1", "y"), ("127.0.0.1", "z")], 1),
+    ("carbon_ch", [("127.0.0.1", "a"), ("127.0.0.1", "b"), ("127.0.0.1", "c")], 2),
+]
+
+
+@pytest.mark.parametrize("hash_type,nodes,replicas", RING_CASES)
+def test_each_metric_goes_where_carbon_relay_sends_it(hash_type, nodes, replicas):
+    from carbon.hashing import ConsistentHashRing
+    rng = random.Random(hash_type + str(nodes) + str(replicas))
+    names = {"m." + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz_.0123456789")
+                            for _ in range(rng.randint(3, 30))) for _ in range(2000)}
+    names = {n.replace("..", ".").rstrip(".") for n in names}
+    sinks = [LineSink(host) for host, _ in nodes]
+    try:
+        destinations = ",".join(f"{sink.address}:{instance}" if instance else sink.address
+                                for sink, (_, instance) in zip(sinks, nodes))
+        with Metricsgate(f"--graphite.address={destinations}", f"--graphite.hash-type={hash_type}",
+                         f"--graphite.replication-factor={replicas}",
+                         "--statsd.flush-interval=1s", tcp=None) as mg:
+            lines = [f"{name}:1|c" for name in sorted(names)]
+            for i in range(0, len(lines), 50):
+                mg.send("\n".join(lines[i:i + 50]))
+            expected_total = 2 * len(names) * replicas  # stats.<name> and stats_counts.<name>
+
+            def received():
+                got = {}
+                for index, sink in enumerate(sinks):
+                    for name, value, _ in sink.snapshot():
+                        if name.startswith(("stats.m.", "stats_counts.m.")) and value == "1":
+                            got.setdefault(name, set()).add(index)
+                total = sum(len(v) for v in got.values())
+                return got if total >= expected_total else None
+            got = wait_until(received, "every counter at its nodes", timeout=30)
+        ring = ConsistentHashRing([], hash_type=hash_type)
+        for node in nodes:
+            ring.add_node(node)
+        checked = 0
+        for name, indexes in got.items():
+            want = {nodes.index(node) for node in list(ring.get_nodes(name))[:replicas]}
+            assert indexes == want, f"{name}: sent to {indexes}, carbon-relay picks {want}"
+            checked += 1
+        assert checked == 2 * len(names)
+    finally:
+        for sink in sinks:
+            sink.close()
+
+
+def test_sigterm_flushes_the_partial_interval_and_drains_it():
+    with LineSink() as sink:
+        with Metricsgate(f"--graphite.address={sink.address}", "--statsd.flush-interval=1h",
+                         tcp=None) as mg:
+            mg.send("late.count:5|c\nlate.t:12|ms")
+            mg.wait_for_packets(1)
+            assert mg.stop() == 0
+        flushes = sink.flushes()
+        assert len(flushes) == 1, flushes
+        (flush,) = flushes.values()
+        assert flush["stats_counts.late.count"] == "5"
+        assert flush["stats.timers.late.t.upper_90"] == "12"
+
+
+def test_unreachable_destination_queues_boundedly_and_drops_the_oldest():
+    sink = LineSink()
+    address = sink.address
+    sink.close()  # nothing listens there now: every connection is refused
+    with Metricsgate(f"--graphite.address={address}", "--statsd.flush-interval=200ms",
+                     "--graphite.queue-points=20", tcp=None) as mg:
+        dest = (("destination", address),)
+        # Each flush is one piece of 17 points (the self-metrics); the queue keeps one or two.
+        samples = wait_until(lambda: (lambda s: s if s[("metricsgate_graphite_points_dropped_total",
+                                                         dest)] >= 34 else None)(mg.samples()),
+                             "points to be dropped")
+        assert samples[("metricsgate_graphite_points_queued", dest)] <= 20
+        assert samples[("metricsgate_graphite_points_sent_total", dest)] == 0
+        assert samples[("metricsgate_graphite_connect_failures_total", dest)] >= 1
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--graphite.address=nohostport"], "want host:port[:instance]"),
+    (["--graphite.address=127.0.0.1:99999"], "port 1-65535"),
+    (["--graphite.address=127.0.0.1:2003:a,127.0.0.1:2004:a"], "repeats the host and instance"),
+    (["--graphite.protocol=udp"], "not plaintext or pickle"),
+    (["--graphite.hash-type=mmh3_ch"], "not carbon_ch or fnv1a_ch"),
+])
+def test_bad_graphite_flags_stop_start_up_with_a_message(flags, message):
+    with Metricsgate(*flags, tcp=None, wait=False) as mg:
+        assert mg.wait() != 0
+        assert message in mg.output(), mg.output()
+
+
+def test_bad_config_file_stops_start_up_naming_the_key():
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as config:
+        config.write("graphite:\n  percentThreshold: [90]\n  legacyNamespce: false\n")
+        config.flush()
+        with Metricsgate(f"--config.file={config.name}", "--graphite.address=127.0.0.1:1",
+                         tcp=None, wait=False) as mg:
+            assert mg.wait() != 0
+            assert "unknown option graphite.legacyNamespce" in mg.output(), mg.output()
