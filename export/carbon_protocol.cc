@@ -1,7 +1,9 @@
 #include "export/carbon_protocol.h"
 
 #include <bit>
+#include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "export/graphite_rollup.h"
 
@@ -29,15 +31,21 @@ void AppendPlaintextLine(std::string_view name, double value, int64_t timestamp,
   out->append(name);
   out->push_back(' ');
   AppendJsNumber(value, out);
-  out->push_back(' ');
-  out->append(std::to_string(timestamp));
-  out->push_back('\n');
+  char buf[24];
+  buf[0] = ' ';
+  char* end = std::to_chars(buf + 1, buf + sizeof buf - 1, timestamp).ptr;
+  *end++ = '\n';
+  out->append(buf, static_cast<size_t>(end - buf));
 }
 
-PickleMessage::PickleMessage(size_t max_bytes) : max_bytes_(max_bytes) { Start(); }
+PickleMessage::PickleMessage(size_t max_bytes, std::string buffer)
+    : max_bytes_(max_bytes), bytes_(std::move(buffer)) {
+  Start();
+}
 
 void PickleMessage::Start() {
-  bytes_.assign(4, '\0');  // the length, written by Finish()
+  bytes_.clear();
+  bytes_.append(4, '\0');  // the length, written by Finish()
   bytes_.push_back(kProto);
   bytes_.push_back('\x02');
   bytes_.push_back(kEmptyList);
@@ -70,14 +78,71 @@ bool PickleMessage::Add(std::string_view name, double value, int64_t timestamp) 
   return true;
 }
 
-std::string PickleMessage::Finish() {
+std::string PickleMessage::Finish(std::string next) {
   bytes_.push_back(kAppends);
   bytes_.push_back(kStop);
   const uint32_t length = static_cast<uint32_t>(bytes_.size() - 4);
   for (int i = 0; i < 4; ++i) bytes_[i] = static_cast<char>(length >> (8 * (3 - i)));
-  std::string out = std::move(bytes_);
+  std::string out = std::exchange(bytes_, std::move(next));
   Start();
   return out;
+}
+
+std::string CarbonEncoder::Buffer() {
+  {
+    std::lock_guard lock(spare_mu_);
+    if (!spare_.empty()) {
+      std::string buffer = std::move(spare_.back());
+      spare_.pop_back();
+      buffer.clear();
+      return buffer;
+    }
+  }
+  std::string buffer;
+  buffer.reserve(kPieceBytes + 4096);
+  return buffer;
+}
+
+void CarbonEncoder::Recycle(std::string buffer) {
+  std::lock_guard lock(spare_mu_);
+  if (spare_.size() < kMaxSpare && buffer.capacity() >= kPieceBytes) {
+    spare_.push_back(std::move(buffer));
+  }
+}
+
+void CarbonEncoder::Add(std::string_view name, double value, int64_t timestamp) {
+  if (pickle_) {
+    if (!message_) message_.emplace(kMaxPickleMessage, Buffer());
+    if (!message_->Add(name, value, timestamp)) {
+      const size_t points = message_->points();
+      done_.push_back({message_->Finish(Buffer()), points});
+      message_->Add(name, value, timestamp);
+    }
+    return;
+  }
+  if (text_.capacity() == 0) text_ = Buffer();
+  AppendPlaintextLine(name, value, timestamp, &text_);
+  ++text_points_;
+  if (text_.size() >= kPieceBytes) Complete();
+}
+
+void CarbonEncoder::Complete() {
+  if (pickle_) {
+    if (message_ && message_->points() > 0) {
+      const size_t points = message_->points();
+      done_.push_back({message_->Finish(Buffer()), points});
+    }
+    return;
+  }
+  if (text_points_ > 0) {
+    done_.push_back({std::exchange(text_, std::string()), text_points_});
+    text_points_ = 0;
+  }
+}
+
+std::vector<CarbonEncoder::Piece> CarbonEncoder::Finish() {
+  Complete();
+  return std::exchange(done_, {});
 }
 
 }  // namespace metricsgate::exporter

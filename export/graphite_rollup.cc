@@ -318,7 +318,13 @@ void AppendJsNumber(double value, std::string* out) {
     return;
   }
   char buf[64];
-  // Shortest round-trip digits, as d.ddde±x.
+  // Whole numbers below 2^53 (counts, most values) are their digits.
+  if (std::abs(value) < 9007199254740992.0 && value == std::trunc(value)) {
+    const auto end = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(value)).ptr;
+    out->append(buf, static_cast<size_t>(end - buf));
+    return;
+  }
+  // Shortest round-trip digits, as [-]d[.ddd]e±x.
   const auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
   std::string_view text(buf, static_cast<size_t>(result.ptr - buf));
   if (text.front() == '-') {
@@ -326,34 +332,36 @@ void AppendJsNumber(double value, std::string* out) {
     text.remove_prefix(1);
   }
   const size_t e = text.find('e');
-  std::string digits;
+  char digits[32];
+  int k = 0;
   for (char c : text.substr(0, e)) {
-    if (c != '.') digits.push_back(c);
+    if (c != '.') digits[k++] = c;
   }
   int exponent = 0;
   std::from_chars(text.data() + e + 1 + (text[e + 1] == '+'), text.data() + text.size(), exponent);
-  const int k = static_cast<int>(digits.size());
   const int n = exponent + 1;  // ECMAScript's n: the decimal point after n digits
+  const std::string_view all(digits, static_cast<size_t>(k));
   if (k <= n && n <= 21) {
-    out->append(digits);
+    out->append(all);
     out->append(static_cast<size_t>(n - k), '0');
   } else if (0 < n && n <= 21) {
-    out->append(digits, 0, static_cast<size_t>(n));
+    out->append(all.substr(0, static_cast<size_t>(n)));
     out->push_back('.');
-    out->append(digits, static_cast<size_t>(n));
+    out->append(all.substr(static_cast<size_t>(n)));
   } else if (-6 < n && n <= 0) {
     out->append("0.");
     out->append(static_cast<size_t>(-n), '0');
-    out->append(digits);
+    out->append(all);
   } else {
     out->push_back(digits[0]);
     if (k > 1) {
       out->push_back('.');
-      out->append(digits, 1);
+      out->append(all.substr(1));
     }
     out->push_back('e');
     out->push_back(n - 1 >= 0 ? '+' : '-');
-    out->append(std::to_string(std::abs(n - 1)));
+    const auto end = std::to_chars(buf, buf + sizeof buf, std::abs(n - 1)).ptr;
+    out->append(buf, static_cast<size_t>(end - buf));
   }
 }
 

@@ -28,7 +28,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr size_t kPieceBytes = 1 << 20;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kConnectTimeout{5};
@@ -93,12 +92,20 @@ absl::StatusOr<GraphiteDestination> ParseGraphiteDestination(std::string_view te
 
 struct GraphiteForwarder::Destination {
   struct Piece {
-    std::shared_ptr<const std::string> bytes;
+    std::shared_ptr<std::string> bytes;
     size_t points = 0;
   };
-  Destination(asio::io_context& ioc, GraphiteDestination a) : address(std::move(a)), wake(ioc) {}
+  Destination(asio::io_context& ioc, GraphiteDestination a, bool pickle)
+      : address(std::move(a)), encoder(pickle), wake(ioc) {}
+
+  // Gives a piece's buffer back to the encoder once nobody else holds it.
+  void Release(Piece& piece) {
+    if (piece.bytes && piece.bytes.use_count() == 1) encoder.Recycle(std::move(*piece.bytes));
+    piece.bytes.reset();
+  }
 
   const GraphiteDestination address;
+  exporter::CarbonEncoder encoder;  // Send() only (the flush thread); Recycle() from any
   std::mutex mu;
   std::deque<Piece> queue;   // guarded by mu
   size_t queued_points = 0;  // guarded by mu
@@ -132,7 +139,10 @@ struct GraphiteForwarder::Destination {
     const auto cutoff = std::chrono::steady_clock::now() - kReplayWindow;
     std::lock_guard lock(mu);
     for (auto it = recent.rbegin(); it != recent.rend(); ++it) {
-      if (it->first < cutoff) break;
+      if (it->first < cutoff) {
+        Release(it->second);
+        continue;
+      }
       queued_points += it->second.points;
       resent.fetch_add(it->second.points, std::memory_order_relaxed);
       queue.push_front(std::move(it->second));
@@ -150,6 +160,7 @@ struct GraphiteForwarder::Destination {
     while (queued_points > limit && queue.size() > 1) {
       queued_points -= queue.front().points;
       dropped.fetch_add(queue.front().points, std::memory_order_relaxed);
+      Release(queue.front());
       queue.pop_front();
     }
     queued.store(queued_points, std::memory_order_relaxed);
@@ -218,7 +229,7 @@ namespace {
 
 // Closes the connection when the peer closes it (carbon never writes back), so the sender
 // reconnects before its next write instead of losing it into a dead socket.
-asio::awaitable<void> WatchConnection(std::shared_ptr<void> keep_alive,
+asio::awaitable<void> WatchConnection([[maybe_unused]] std::shared_ptr<void> keep_alive,
                                       GraphiteForwarder::Destination* d,
                                       std::shared_ptr<tcp::socket> socket, uint64_t connection) {
   char byte;
@@ -326,7 +337,8 @@ absl::StatusOr<std::unique_ptr<GraphiteForwarder>> GraphiteForwarder::Create(
                    " (carbon's ring tells nodes apart by host and instance, not port)"));
       }
     }
-    state->destinations.push_back(std::make_unique<Destination>(ioc, address));
+    state->destinations.push_back(std::make_unique<Destination>(
+        ioc, address, state->options.protocol == GraphiteForwarderOptions::Protocol::kPickle));
     nodes.push_back({address.host, address.instance});
   }
   using Routing = GraphiteForwarderOptions::Routing;
@@ -352,25 +364,7 @@ void GraphiteForwarder::Start() {
 void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
   State& state = *state_;
   const size_t count = state.destinations.size();
-  const bool pickle = state.options.protocol == GraphiteForwarderOptions::Protocol::kPickle;
-  std::vector<std::string> text(count);
-  std::vector<size_t> text_points(count, 0);
-  std::vector<exporter::PickleMessage> messages(pickle ? count : 0);
-  std::vector<std::vector<Destination::Piece>> pieces(count);
-  size_t bytes = 0;
   std::vector<size_t> targets;
-  const auto flush_text = [&](size_t i) {
-    bytes += text[i].size();
-    pieces[i].push_back({std::make_shared<const std::string>(std::move(text[i])), text_points[i]});
-    text[i] = std::string();
-    text_points[i] = 0;
-  };
-  const auto flush_pickle = [&](size_t i) {
-    const size_t points = messages[i].points();
-    std::string message = messages[i].Finish();
-    bytes += message.size();
-    pieces[i].push_back({std::make_shared<const std::string>(std::move(message)), points});
-  };
   for (const exporter::GraphiteBatch::Point& point : batch.points) {
     const std::string_view name = batch.name(point);
     targets.clear();
@@ -380,24 +374,14 @@ void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
     } else {
       for (size_t i = 0; i < count; ++i) targets.push_back(i);
     }
-    for (size_t i : targets) {
-      if (pickle) {
-        if (!messages[i].Add(name, point.value, batch.timestamp)) {
-          flush_pickle(i);
-          messages[i].Add(name, point.value, batch.timestamp);
-        }
-      } else {
-        exporter::AppendPlaintextLine(name, point.value, batch.timestamp, &text[i]);
-        ++text_points[i];
-        if (text[i].size() >= kPieceBytes) flush_text(i);
-      }
-    }
+    for (size_t i : targets) state.destinations[i]->encoder.Add(name, point.value, batch.timestamp);
   }
-  for (size_t i = 0; i < count; ++i) {
-    if (pickle && messages[i].points() > 0) flush_pickle(i);
-    if (!pickle && text_points[i] > 0) flush_text(i);
-    for (Destination::Piece& piece : pieces[i]) {
-      state.destinations[i]->Push(std::move(piece), state.options.queue_points);
+  size_t bytes = 0;
+  for (auto& d : state.destinations) {
+    for (exporter::CarbonEncoder::Piece& piece : d->encoder.Finish()) {
+      bytes += piece.bytes.size();
+      d->Push({std::make_shared<std::string>(std::move(piece.bytes)), piece.points},
+              state.options.queue_points);
     }
   }
   state.last_flush_bytes.store(bytes, std::memory_order_relaxed);
