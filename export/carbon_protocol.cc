@@ -120,7 +120,7 @@ void CarbonEncoder::Add(std::string_view name, double value, int64_t timestamp) 
     }
     return;
   }
-  if (text_.capacity() == 0) text_ = Buffer();
+  if (text_.capacity() < kPieceBytes) text_ = Buffer();  // (a moved-from string keeps SSO room)
   AppendPlaintextLine(name, value, timestamp, &text_);
   ++text_points_;
   if (text_.size() >= kPieceBytes) Complete();
