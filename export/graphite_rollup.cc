@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "export/text_format.h"
+
 namespace metricsgate::exporter {
 namespace {
 
@@ -430,6 +432,80 @@ void ComputeGraphiteRollups(storage::RollupInterval& interval, const FlushSelfMe
   self_metric({"graphiteStats", "last_flush"}, self.last_flush);
   self_metric({"graphiteStats", "flush_time"}, self.flush_time_ms);
   self_metric({"graphiteStats", "flush_length"}, self.flush_length);
+}
+
+namespace {
+
+// Appends a tag value Graphite accepts (see AppendTaggedFamilies).
+void AppendTagValue(std::string_view value, std::string* out) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    const bool bad = c == ';' || c <= ' ' || c == 0x7f || (i == 0 && c == '~');
+    out->push_back(bad ? '_' : static_cast<char>(c));
+  }
+}
+
+// One series: `name` + `suffix`, the sample's labels and an extra tag (`le`, `quantile`)
+// when `extra_name` is not empty, in tag-name order. A label called `name` (Graphite's tag for
+// the metric's name) goes out as `exported_name`, as Prometheus renames a clashing label.
+void AddTaggedPoint(std::string_view name, std::string_view suffix,
+                    const std::vector<storage::Label>& labels, std::string_view extra_name,
+                    std::string_view extra_value, double value,
+                    std::vector<std::pair<std::string_view, std::string_view>>* tags,
+                    std::string* key, GraphiteBatch* out) {
+  tags->clear();
+  for (const auto& [label, label_value] : labels) {
+    if (label_value.empty() || label == extra_name) continue;
+    tags->emplace_back(label == "name" ? std::string_view("exported_name") : label, label_value);
+  }
+  if (!extra_name.empty()) tags->emplace_back(extra_name, extra_value);
+  std::sort(tags->begin(), tags->end());
+  key->assign(name);
+  key->append(suffix);
+  for (const auto& [tag, tag_value] : *tags) {
+    key->push_back(';');
+    key->append(tag);
+    key->push_back('=');
+    AppendTagValue(tag_value, key);
+  }
+  out->Add(*key, value);
+}
+
+}  // namespace
+
+void AppendTaggedFamilies(const std::vector<storage::MetricFamily>& families, GraphiteBatch* out) {
+  std::string key;
+  std::string bound;
+  std::vector<std::pair<std::string_view, std::string_view>> tags;
+  for (const auto& family : families) {
+    for (const auto& sample : family.samples) {
+      if (family.type == storage::MetricType::kHistogram && sample.histogram) {
+        for (const auto& [le, count] : sample.histogram->buckets) {
+          bound.clear();
+          AppendValue(le, &bound);
+          AddTaggedPoint(family.name, "_bucket", sample.labels, "le", bound, count, &tags, &key,
+                         out);
+        }
+        const double total =
+            sample.histogram->buckets.empty() ? 0 : sample.histogram->buckets.back().second;
+        AddTaggedPoint(family.name, "_sum", sample.labels, {}, {}, sample.histogram->sum, &tags,
+                       &key, out);
+        AddTaggedPoint(family.name, "_count", sample.labels, {}, {}, total, &tags, &key, out);
+      } else if (family.type == storage::MetricType::kSummary && sample.summary) {
+        for (const auto& [q, v] : sample.summary->quantiles) {
+          bound.clear();
+          AppendValue(q, &bound);
+          AddTaggedPoint(family.name, "", sample.labels, "quantile", bound, v, &tags, &key, out);
+        }
+        AddTaggedPoint(family.name, "_sum", sample.labels, {}, {}, sample.summary->sum, &tags, &key,
+                       out);
+        AddTaggedPoint(family.name, "_count", sample.labels, {}, {}, sample.summary->count, &tags,
+                       &key, out);
+      } else {
+        AddTaggedPoint(family.name, "", sample.labels, {}, {}, sample.value, &tags, &key, out);
+      }
+    }
+  }
 }
 
 }  // namespace metricsgate::exporter

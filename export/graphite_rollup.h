@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/metric_family.h"
 #include "storage/rollup_table.h"
 
 namespace metricsgate::exporter {
@@ -96,6 +97,16 @@ struct FlushSelfMetrics {
 // are sorted in place.
 void ComputeGraphiteRollups(storage::RollupInterval& interval, const FlushSelfMetrics& self,
                             const GraphiteRollupOptions& options, GraphiteBatch* out);
+
+// Appends every sample of `families` (pushed groups) as Graphite 1.1 tagged series, one per
+// series Prometheus would scrape: `name;label=value;...` with the tags sorted by name (carbon's
+// normalized form, so carbon-relay hashes it as we do); histograms as `name_bucket;le=...`,
+// `name_sum`, `name_count`; summaries as `name;quantile=...`, `name_sum`, `name_count`.
+// `le` and `quantile` read as in /metrics (Go's formatting, `+Inf`). Graphite refuses an empty
+// tag value, a `;` in one and a leading `~`, and the plaintext protocol splits on whitespace:
+// labels with an empty value are left out (Prometheus reads them as absent), and `;`,
+// whitespace and control characters become `_`, a leading `~` too.
+void AppendTaggedFamilies(const std::vector<storage::MetricFamily>& families, GraphiteBatch* out);
 
 }  // namespace metricsgate::exporter
 

@@ -299,5 +299,67 @@ TEST(GraphiteRollupTest, TimerPastTheSampleCapStaysWithinOnePercent) {
   EXPECT_NEAR(value("mean_90"), 4500.5, 45);
 }
 
+std::map<std::string, std::string> TaggedLines(const std::vector<storage::MetricFamily>& families) {
+  GraphiteBatch batch;
+  AppendTaggedFamilies(families, &batch);
+  std::map<std::string, std::string> lines;
+  for (const auto& point : batch.points) {
+    std::string value;
+    AppendJsNumber(point.value, &value);
+    EXPECT_TRUE(lines.emplace(std::string(batch.name(point)), value).second) << batch.name(point);
+  }
+  return lines;
+}
+
+TEST(AppendTaggedFamiliesTest, CountersAndGaugesWithSortedTagsAndNoEmptyValues) {
+  storage::MetricFamily counter{"jobs_done", "", storage::MetricType::kCounter,
+                                {{{{"instance", ""}, {"job", "backup"}, {"zone", "eu"}}, 42}}};
+  storage::MetricFamily gauge{"last_run", "", storage::MetricType::kGauge,
+                              {{{{"job", "backup"}}, 1.5e-7}, {{}, 3}}};
+  const std::map<std::string, std::string> expected = {
+      {"jobs_done;job=backup;zone=eu", "42"},
+      {"last_run;job=backup", "1.5e-7"},
+      {"last_run", "3"},
+  };
+  EXPECT_EQ(TaggedLines({counter, gauge}), expected);
+}
+
+TEST(AppendTaggedFamiliesTest, HistogramsAndSummariesAsPrometheusSeries) {
+  storage::MetricFamily histogram{"latency_seconds", "", storage::MetricType::kHistogram, {}};
+  storage::Sample h{{{"job", "api"}}};
+  h.histogram = storage::HistogramValue{
+      {{0.5, 2}, {1e6, 5}, {std::numeric_limits<double>::infinity(), 7}}, 12.25};
+  histogram.samples.push_back(h);
+  storage::MetricFamily summary{"size_bytes", "", storage::MetricType::kSummary, {}};
+  storage::Sample q{{{"job", "api"}}};
+  q.summary = storage::SummaryValue{
+      {{0.5, 10}, {0.99, std::numeric_limits<double>::quiet_NaN()}}, 30, 3};
+  summary.samples.push_back(q);
+  const std::map<std::string, std::string> expected = {
+      {"latency_seconds_bucket;job=api;le=0.5", "2"},
+      {"latency_seconds_bucket;job=api;le=1e+06", "5"},
+      {"latency_seconds_bucket;job=api;le=+Inf", "7"},
+      {"latency_seconds_sum;job=api", "12.25"},
+      {"latency_seconds_count;job=api", "7"},
+      {"size_bytes;job=api;quantile=0.5", "10"},
+      {"size_bytes;job=api;quantile=0.99", "NaN"},
+      {"size_bytes_sum;job=api", "30"},
+      {"size_bytes_count;job=api", "3"},
+  };
+  EXPECT_EQ(TaggedLines({histogram, summary}), expected);
+}
+
+TEST(AppendTaggedFamiliesTest, ValuesGraphiteWouldRefuseAreMadeSafe) {
+  // Graphite refuses ';' in a value and a leading '~'; plaintext splits on whitespace; `name`
+  // is Graphite's own tag.
+  storage::MetricFamily gauge{
+      "g", "", storage::MetricType::kGauge,
+      {{{{"a", "x;y z\n\t"}, {"b", "~tilde~"}, {"name", "mine"}, {"c", "\x01\x7f=ok"}}, 1}}};
+  const std::map<std::string, std::string> expected = {
+      {"g;a=x_y_z__;b=_tilde~;c=__=ok;exported_name=mine", "1"},
+  };
+  EXPECT_EQ(TaggedLines({gauge}), expected);
+}
+
 }  // namespace
 }  // namespace metricsgate::exporter

@@ -210,6 +210,10 @@ const std::vector<FlagDef>& Flags() {
        "Replicas go to distinct hosts (carbon's DIVERSE_REPLICAS).",
        [](std::string_view v, Config* c) { return ParseBool(v, &c->graphite_diverse_replicas); },
        true},
+      {"graphite.push-groups", "true",
+       "Forward pushed groups too, each flush, as Graphite tagged series (name;label=value).",
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->graphite_push_groups); },
+       true},
       {"graphite.queue-points", "36000000",
        "Points each destination may hold while it is unreachable (default: one hour of "
        "100,000 points every 10 s); beyond it the oldest are dropped and counted.",

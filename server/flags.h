@@ -45,6 +45,7 @@ struct Config {
   bool graphite_fnv1a = false;                  // fnv1a_ch, else carbon_ch
   size_t graphite_replication_factor = 1;
   bool graphite_diverse_replicas = false;
+  bool graphite_push_groups = true;  // pushed groups go to Graphite as tagged series
   size_t graphite_queue_points = 36'000'000;
   // A YAML file with Etsy statsd's Graphite options (see README); "" for Etsy's defaults.
   std::string config_file;

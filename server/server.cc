@@ -87,6 +87,7 @@ struct Server::Parts {
   // The flush thread only (and the final flush, after it has stopped):
   exporter::GraphiteBatch batch;
   storage::RollupInterval interval;
+  std::vector<storage::MetricFamily> pushed;
   int64_t last_flush_s = 0;  // the last flush's timestamp; 0 before the first
   exporter::FlushSelfMetrics self;
 
@@ -138,6 +139,11 @@ struct Server::Parts {
     options.flush_interval = config.flush_interval;
     const auto started = std::chrono::steady_clock::now();
     exporter::ComputeGraphiteRollups(interval, self, options, &batch);
+    if (config.graphite_push_groups) {
+      pushed.clear();
+      push.Collect(&pushed);
+      exporter::AppendTaggedFamilies(pushed, &batch);
+    }
     forwarder->Send(batch);
     self.flush_time_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::steady_clock::now() - started)

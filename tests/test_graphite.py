@@ -138,16 +138,20 @@ def test_carbon_stores_what_was_sent(protocol):
             since = int(time.time()) - 1
             mg.send("app.hits:3|c\napp.hits:4|c\napp.temp:21.5|g\napp.lat:10|ms\napp.lat:30|ms\n"
                     "app.users:a|s\napp.users:b|s\ntagged:1|c|#env:prod")
+            status, _, body = mg.request("PUT", "/metrics/job/lab",
+                                         '# TYPE room_temp gauge\nroom_temp{room="lab 1"} 19.5\n')
+            assert status == 200, body
 
             def stored():
                 until = int(time.time())
                 counts = carbon.fetch("stats_counts.app.hits", since, until)
                 return counts if 7.0 in counts.values() else None
             counts = wait_until(stored, "the counter in whisper")
-            until = int(time.time())
             assert list(counts.values()).count(7.0) == 1  # one interval held both samples
-            assert set(carbon.fetch("stats.app.hits", since, until).values()) <= {0.0, 7.0}
-            assert 7.0 in carbon.fetch("stats.app.hits", since, until).values()  # 7 per 1 s
+            # carbon writes each series' file in its own time: wait for the rate's too.
+            rates = wait_until(lambda: (lambda r: r if 7.0 in r.values() else None)(
+                carbon.fetch("stats.app.hits", since, int(time.time()))), "the rate")
+            assert set(rates.values()) <= {0.0, 7.0}  # 7 per 1 s, in the one interval
             wait_until(lambda: 21.5 in carbon.fetch("stats.gauges.app.temp", since,
                                                     int(time.time())).values(), "the gauge")
             for name, value in [("stats.timers.app.lat.mean", 20.0),
@@ -163,6 +167,9 @@ def test_carbon_stores_what_was_sent(protocol):
             # A tagged series goes in carbon's tag store.
             wait_until(lambda: 1.0 in carbon.fetch("stats_counts.tagged;env=prod", since,
                                                    int(time.time())).values(), "the tagged series")
+            # And so does a pushed group's series.
+            wait_until(lambda: 19.5 in carbon.fetch("room_temp;job=lab;room=lab_1", since,
+                                                    int(time.time())).values(), "the pushed gauge")
 
 
 def test_every_interval_arrives_through_a_carbon_outage():
@@ -292,6 +299,72 @@ def test_unreachable_destination_queues_boundedly_and_drops_the_oldest():
         assert samples[("metricsgate_graphite_points_queued", dest)] <= 20
         assert samples[("metricsgate_graphite_points_sent_total", dest)] == 0
         assert samples[("metricsgate_graphite_connect_failures_total", dest)] >= 1
+
+
+PUSH_BODY = """# TYPE jobs_done_total counter
+jobs_done_total{zone="eu"} 3
+# TYPE room_temp gauge
+room_temp{room="lab 1;b"} 21.5
+# TYPE run_seconds histogram
+run_seconds_bucket{le="0.5"} 1
+run_seconds_bucket{le="+Inf"} 2
+run_seconds_sum 1.75
+run_seconds_count 2
+"""
+
+
+def pushed_lines(flush):
+    """The flush's pushed series: neither Etsy's namespaces nor push times (clocks)."""
+    return {k: v for k, v in flush.items()
+            if not k.startswith(("stats.", "stats_counts.", "statsd."))
+            and not k.startswith(("push_time_seconds;", "push_failure_time_seconds;"))}
+
+
+def test_pushed_groups_go_to_graphite_as_tagged_series():
+    with LineSink() as sink:
+        with Metricsgate(f"--graphite.address={sink.address}", "--statsd.flush-interval=1s",
+                         tcp=None) as mg:
+            status, _, body = mg.request("PUT", "/metrics/job/backup/instance/", PUSH_BODY)
+            assert status == 200, body
+
+            def flush_with_push():
+                for _, flush in sorted(sink.flushes().items()):
+                    if pushed_lines(flush):
+                        return flush
+                return None
+            flush = wait_until(flush_with_push, "a flush with the pushed group")
+            # instance="" is left out (empty = absent); ';' and ' ' in a value become '_'.
+            assert pushed_lines(flush) == {
+                "jobs_done_total;job=backup;zone=eu": "3",
+                "room_temp;job=backup;room=lab_1_b": "21.5",
+                "run_seconds_bucket;job=backup;le=0.5": "1",
+                "run_seconds_bucket;job=backup;le=+Inf": "2",
+                "run_seconds_sum;job=backup": "1.75",
+                "run_seconds_count;job=backup": "2",
+            }
+            assert float(flush["push_time_seconds;job=backup"]) > time.time() - 60
+            assert flush["push_failure_time_seconds;job=backup"] == "0"
+            # Every flush sends the group again, as Prometheus scrapes it again.
+            wait_until(lambda: sum(1 for f in sink.flushes().values() if pushed_lines(f)) >= 3,
+                       "three flushes with the group")
+            # A deleted group is no longer sent.
+            status, _, body = mg.request("DELETE", "/metrics/job/backup/instance/")
+            assert status == 202, body
+            last = max(sink.flushes())
+            wait_until(lambda: any(ts > last + 1 and not pushed_lines(f)
+                                   for ts, f in sink.flushes().items()), "a flush without it")
+
+
+def test_pushed_groups_stay_out_of_graphite_when_turned_off():
+    with LineSink() as sink:
+        with Metricsgate(f"--graphite.address={sink.address}", "--statsd.flush-interval=1s",
+                         "--no-graphite.push-groups", tcp=None) as mg:
+            status, _, body = mg.request("PUT", "/metrics/job/backup", PUSH_BODY)
+            assert status == 200, body
+            mg.send("after.push:1|c")
+            flush = wait_until(lambda: first_flush_with(sink, "after.push"), "the counter")
+            assert pushed_lines(flush) == {}
+            assert not any("push_time_seconds" in k for f in sink.flushes().values() for k in f)
 
 
 @pytest.mark.parametrize("flags,message", [
