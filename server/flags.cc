@@ -212,8 +212,7 @@ const std::vector<FlagDef>& Flags() {
        true},
       {"graphite.push-groups", "true",
        "Forward pushed groups too, each flush, as Graphite tagged series (name;label=value).",
-       [](std::string_view v, Config* c) { return ParseBool(v, &c->graphite_push_groups); },
-       true},
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->graphite_push_groups); }, true},
       {"graphite.queue-points", "36000000",
        "Points each destination may hold while it is unreachable (default: one hour of "
        "100,000 points every 10 s); beyond it the oldest are dropped and counted.",
@@ -223,6 +222,25 @@ const std::vector<FlagDef>& Flags() {
            return absl::InvalidArgumentError(StrCat("not a number of points above 0: \"", v, "\""));
          }
          c->graphite_queue_points = static_cast<size_t>(n);
+         return absl::OkStatus();
+       }},
+      {"graphite.spool-dir", "",
+       "A directory where points beyond --graphite.queue-points wait on disk instead of being "
+       "dropped, one spool per destination, sent first when it is back and kept across "
+       "restarts (also what a shutdown could not send); \"\" (the default): no spool.",
+       [](std::string_view v, Config* c) {
+         c->graphite_spool_dir = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"graphite.spool-bytes", "1073741824",
+       "The most bytes each destination's spool holds; beyond it its oldest 64 MiB segments "
+       "are dropped and counted.",
+       [](std::string_view v, Config* c) {
+         uint64_t n = 0;
+         if (!ParseUnsigned(v, 10, uint64_t{1} << 50, &n) || n == 0) {
+           return absl::InvalidArgumentError(StrCat("not a number of bytes above 0: \"", v, "\""));
+         }
+         c->graphite_spool_bytes = n;
          return absl::OkStatus();
        }},
       {"config.file", "",

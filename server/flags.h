@@ -47,6 +47,8 @@ struct Config {
   bool graphite_diverse_replicas = false;
   bool graphite_push_groups = true;  // pushed groups go to Graphite as tagged series
   size_t graphite_queue_points = 36'000'000;
+  std::string graphite_spool_dir;  // "": no spool
+  uint64_t graphite_spool_bytes = uint64_t{1} << 30;
   // A YAML file with Etsy statsd's Graphite options (see README); "" for Etsy's defaults.
   std::string config_file;
   // Every flag's value as given or defaulted, by name, for GET /api/v1/status.

@@ -16,9 +16,11 @@
 #include <mutex>
 
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "base/str_cat.h"
 #include "export/carbon_protocol.h"
 #include "export/carbon_ring.h"
+#include "server/internal/spool.h"
 #include "server/internal/task.h"
 
 namespace metricsgate::server {
@@ -37,6 +39,7 @@ constexpr std::chrono::seconds kReplayWindow{5};
 constexpr size_t kReplayBytes = 64 << 20;
 
 log::RateLimiter connect_log(1);
+log::RateLimiter spool_log(1);
 
 }  // namespace
 
@@ -107,12 +110,17 @@ struct GraphiteForwarder::Destination {
   const GraphiteDestination address;
   exporter::CarbonEncoder encoder;  // Send() only (the flush thread); Recycle() from any
   std::mutex mu;
-  std::deque<Piece> queue;   // guarded by mu
-  size_t queued_points = 0;  // guarded by mu
+  // Guarded by mu. Sent in this order: pieces put back after a failed or lost write (the
+  // oldest), the spool's, then the queue's.
+  std::deque<Piece> retry;
+  std::unique_ptr<internal::Spool> spool;  // null without a spool directory
+  std::deque<Piece> queue;
+  size_t queued_points = 0;  // in `retry` and `queue`
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> connect_failures{0};
   std::atomic<size_t> queued{0};
+  std::atomic<uint64_t> spooled{0};
   // The io_context's thread only:
   asio::steady_timer wake;  // the sender sleeps on it; cancelled when work arrives
   std::shared_ptr<tcp::socket> socket;
@@ -145,53 +153,91 @@ struct GraphiteForwarder::Destination {
       }
       queued_points += it->second.points;
       resent.fetch_add(it->second.points, std::memory_order_relaxed);
-      queue.push_front(std::move(it->second));
+      retry.push_front(std::move(it->second));
     }
     queued.store(queued_points, std::memory_order_relaxed);
     recent.clear();
     recent_bytes = 0;
   }
 
-  // Appends `piece`, dropping the oldest pieces to stay within `limit` points.
+  // Moves `piece` to the spool, or drops it (without a spool, or when the spool fails).
+  // REQUIRES: mu held.
+  void Overflow(Piece& piece) {
+    if (spool) {
+      absl::StatusOr<uint64_t> spool_dropped = spool->Append(*piece.bytes, piece.points);
+      if (spool_dropped.ok()) {
+        dropped.fetch_add(*spool_dropped, std::memory_order_relaxed);
+        Release(piece);
+        spooled.store(spool->points(), std::memory_order_relaxed);
+        return;
+      }
+      if (spool_log.Allow()) {
+        log::Error("cannot spool graphite points; they are dropped",
+                   {{"destination", address.ToString()},
+                    {"err", std::string(spool_dropped.status().message())}});
+      }
+    }
+    dropped.fetch_add(piece.points, std::memory_order_relaxed);
+    Release(piece);
+  }
+  // Appends `piece`; beyond `limit` points the oldest queued pieces overflow.
   void Push(Piece piece, size_t limit) {
     std::lock_guard lock(mu);
     queued_points += piece.points;
     queue.push_back(std::move(piece));
     while (queued_points > limit && queue.size() > 1) {
       queued_points -= queue.front().points;
-      dropped.fetch_add(queue.front().points, std::memory_order_relaxed);
-      Release(queue.front());
+      Overflow(queue.front());
       queue.pop_front();
     }
     queued.store(queued_points, std::memory_order_relaxed);
   }
   std::optional<Piece> Take() {
     std::lock_guard lock(mu);
-    if (queue.empty()) return std::nullopt;
-    Piece piece = std::move(queue.front());
-    queue.pop_front();
-    queued_points -= piece.points;
+    std::optional<Piece> piece;
+    if (!retry.empty()) {
+      piece = std::move(retry.front());
+      retry.pop_front();
+      queued_points -= piece->points;
+    } else if (spool && !spool->empty()) {
+      uint64_t lost = 0;
+      if (std::optional<internal::Spool::Piece> spooled_piece = spool->Pop(&lost)) {
+        piece = Piece{std::make_shared<std::string>(std::move(spooled_piece->bytes)),
+                      spooled_piece->points};
+      }
+      dropped.fetch_add(lost, std::memory_order_relaxed);
+      spooled.store(spool->points(), std::memory_order_relaxed);
+    }
+    if (!piece && !queue.empty()) {
+      piece = std::move(queue.front());
+      queue.pop_front();
+      queued_points -= piece->points;
+    }
     queued.store(queued_points, std::memory_order_relaxed);
     return piece;
   }
   void PutBack(Piece piece) {
     std::lock_guard lock(mu);
     queued_points += piece.points;
-    queue.push_front(std::move(piece));
+    retry.push_front(std::move(piece));
     queued.store(queued_points, std::memory_order_relaxed);
   }
   bool Empty() {
     std::lock_guard lock(mu);
-    return queue.empty();
+    return retry.empty() && queue.empty() && (!spool || spool->empty());
   }
+  // At the end of a drain: what is still queued goes to the spool for the next run, or is
+  // dropped. Returns the points dropped.
   size_t DropAll() {
     std::lock_guard lock(mu);
-    const size_t points = queued_points;
-    dropped.fetch_add(points, std::memory_order_relaxed);
-    queue.clear();
+    const uint64_t before = dropped.load(std::memory_order_relaxed);
+    for (std::deque<Piece>* pieces : {&retry, &queue}) {
+      for (Piece& piece : *pieces) Overflow(piece);
+      pieces->clear();
+    }
     queued_points = 0;
     queued.store(0, std::memory_order_relaxed);
-    return points;
+    return dropped.load(std::memory_order_relaxed) - before;
   }
   void Close() {
     if (socket) {
@@ -339,6 +385,28 @@ absl::StatusOr<std::unique_ptr<GraphiteForwarder>> GraphiteForwarder::Create(
     }
     state->destinations.push_back(std::make_unique<Destination>(
         ioc, address, state->options.protocol == GraphiteForwarderOptions::Protocol::kPickle));
+    if (!state->options.spool_dir.empty()) {
+      // One spool per destination, named after it (and the protocol: a plaintext spool must
+      // not be sent to a pickle port).
+      std::string stem = address.ToString();
+      for (char& c : stem) {
+        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '-';
+        if (!keep) c = '_';
+      }
+      stem += state->options.protocol == GraphiteForwarderOptions::Protocol::kPickle ? "_pickle"
+                                                                                     : "_plaintext";
+      MG_ASSIGN_OR_RETURN(
+          state->destinations.back()->spool,
+          internal::Spool::Open(state->options.spool_dir, stem, state->options.spool_bytes));
+      Destination& d = *state->destinations.back();
+      d.spooled.store(d.spool->points(), std::memory_order_relaxed);
+      if (!d.spool->empty()) {
+        log::Info(
+            "graphite spool holds points from an earlier run; they are sent first",
+            {{"destination", address.ToString()}, {"points", std::to_string(d.spool->points())}});
+      }
+    }
     nodes.push_back({address.host, address.instance});
   }
   using Routing = GraphiteForwarderOptions::Routing;
@@ -408,6 +476,10 @@ void GraphiteForwarder::Drain(std::chrono::milliseconds grace, std::function<voi
         if (lost > 0) {
           log::Warn("graphite destination not drained in time; its queued points are dropped",
                     {{"destination", d->address.ToString()}, {"points", std::to_string(lost)}});
+        } else if (std::lock_guard lock(d->mu); d->spool && !d->spool->empty()) {
+          log::Info("graphite destination not drained in time; its points wait in its spool",
+                    {{"destination", d->address.ToString()},
+                     {"points", std::to_string(d->spool->points())}});
         }
         d->Close();
         d->wake.cancel();
@@ -442,6 +514,10 @@ void GraphiteForwarder::Collect(std::vector<storage::MetricFamily>* out) const {
   family("metricsgate_graphite_points_queued", "Rollup points waiting for a carbon destination.",
          MetricType::kGauge,
          [](Destination& d) { return d.queued.load(std::memory_order_relaxed); });
+  family("metricsgate_graphite_points_spooled",
+         "Rollup points waiting in a destination's spool file (--graphite.spool-dir).",
+         MetricType::kGauge,
+         [](Destination& d) { return d.spooled.load(std::memory_order_relaxed); });
   family("metricsgate_graphite_points_resent_total",
          "Rollup points written again after the destination dropped the connection: carbon "
          "acknowledges nothing, so the last seconds' writes are repeated (a repeated point "

@@ -6,7 +6,8 @@
 // on the io_context. The sender keeps one connection open, watches it for the peer closing it,
 // and reconnects with exponential backoff (0.2 s doubling to 5 s). While a destination is
 // down its pieces wait, in order; past `queue_points` the oldest pieces are dropped and
-// counted. A piece leaves the queue only once written whole. Carbon acknowledges nothing, and a
+// counted, or with a spool directory moved to a file on disk (read back first, in order, and
+// kept across restarts) until that is full too. A piece leaves the queue only once written whole. Carbon acknowledges nothing, and a
 // carbon that stops drops what it had not yet read from its socket: so when a connection
 // breaks, the pieces written on it in the last 5 s are queued again, in order, before the rest
 // (at-least-once; carbon keeps the last value of a point, so a repeated point changes
@@ -55,6 +56,11 @@ struct GraphiteForwarderOptions {
   bool diverse_replicas = false;
   // Per destination: one hour of 10 s flushes of 100,000 points.
   size_t queue_points = 36'000'000;
+  // When set, pieces beyond queue_points go to a spool file per destination in this directory
+  // (server/internal/spool.h), at most spool_bytes each, instead of being dropped; so do those
+  // still queued when a drain ends. The next run sends what it finds there.
+  std::string spool_dir;
+  uint64_t spool_bytes = uint64_t{1} << 30;
 };
 
 class GraphiteForwarder {

@@ -282,6 +282,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     options.replication_factor = config.graphite_replication_factor;
     options.diverse_replicas = config.graphite_diverse_replicas;
     options.queue_points = config.graphite_queue_points;
+    options.spool_dir = config.graphite_spool_dir;
+    options.spool_bytes = config.graphite_spool_bytes;
     MG_ASSIGN_OR_RETURN(p->forwarder, GraphiteForwarder::Create(p->ioc, std::move(options)));
   }
   if (!config.statsd_mapping_config.empty()) {

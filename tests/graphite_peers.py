@@ -37,16 +37,21 @@ def wait_until(condition, what, timeout=WAIT):
 class LineSink:
     """A carbon plaintext receiver that keeps every line: [(name, value text, timestamp)]."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", listen=True):
+        """With listen=False the port is held but refuses connections until start()."""
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind((host, 0))
-        self.server.listen()
         self.address = f"{host}:{self.server.getsockname()[1]}"
         self.lines = []
         self.connections = 0
         self._lock = threading.Lock()
         self._stop = False
+        if listen:
+            self.start()
+
+    def start(self):
+        self.server.listen()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):

@@ -367,12 +367,51 @@ def test_pushed_groups_stay_out_of_graphite_when_turned_off():
             assert not any("push_time_seconds" in k for f in sink.flushes().values() for k in f)
 
 
+def test_spool_keeps_what_the_queue_cannot_hold_through_an_outage_and_a_restart():
+    with LineSink(listen=False) as sink, tempfile.TemporaryDirectory() as spool_dir:
+        flags = [f"--graphite.address={sink.address}", "--statsd.flush-interval=1s",
+                 "--graphite.queue-points=20", f"--graphite.spool-dir={spool_dir}"]
+        dest = (("destination", sink.address),)
+        with Metricsgate(*flags, tcp=None) as mg:
+            def held(samples):
+                return (samples[("metricsgate_graphite_points_spooled", dest)]
+                        + samples[("metricsgate_graphite_points_queued", dest)])
+            for i in range(3):  # one value per flush, while carbon refuses connections
+                mg.send(f"spooled.c:{i + 1}|c")
+                before = held(mg.wait_for_packets(i + 1))
+                wait_until(lambda: held(mg.samples()) > before, f"a flush after value {i + 1}")
+            assert mg.samples()[("metricsgate_graphite_points_spooled", dest)] > 0
+            samples = mg.samples()
+            assert samples[("metricsgate_graphite_points_dropped_total", dest)] == 0
+            assert samples[("metricsgate_graphite_points_queued", dest)] <= 20
+            assert samples[("metricsgate_graphite_points_sent_total", dest)] == 0
+            # Stopping spools what is still queued (after the drain's grace).
+            assert mg.stop() == 0
+        assert any(name.endswith(".spool") for name in os.listdir(spool_dir))
+        sink.start()  # carbon is back
+        with Metricsgate(*flags, tcp=None) as mg:
+            def all_three():
+                values = [f.get("stats_counts.spooled.c") for _, f in sorted(sink.flushes().items())]
+                return values if {"1", "2", "3"} <= set(values) else None
+            # Etsy sends a counter seen before as 0 in later intervals.
+            values = [v for v in wait_until(all_three, "the spooled flushes") if v not in (None, "0")]
+            assert values == ["1", "2", "3"]  # in order, each once
+            wait_until(lambda: mg.samples()[("metricsgate_graphite_points_spooled", dest)] == 0,
+                       "the spool to empty")
+            samples = mg.samples()
+            assert samples[("metricsgate_graphite_points_dropped_total", dest)] == 0
+        assert not any(name.endswith(".spool") for name in os.listdir(spool_dir))
+
+
 @pytest.mark.parametrize("flags,message", [
     (["--graphite.address=nohostport"], "want host:port[:instance]"),
     (["--graphite.address=127.0.0.1:99999"], "port 1-65535"),
     (["--graphite.address=127.0.0.1:2003:a,127.0.0.1:2004:a"], "repeats the host and instance"),
     (["--graphite.protocol=udp"], "not plaintext or pickle"),
     (["--graphite.hash-type=mmh3_ch"], "not carbon_ch or fnv1a_ch"),
+    (["--graphite.spool-bytes=0"], "not a number of bytes above 0"),
+    (["--graphite.address=127.0.0.1:2003", "--graphite.spool-dir=/proc/nope"],
+     "cannot create spool directory /proc/nope"),
 ])
 def test_bad_graphite_flags_stop_start_up_with_a_message(flags, message):
     with Metricsgate(*flags, tcp=None, wait=False) as mg:
