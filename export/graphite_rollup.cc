@@ -373,6 +373,30 @@ void ComputeGraphiteRollups(storage::RollupInterval& interval, const FlushSelfMe
   const double interval_s = static_cast<double>(options.flush_interval.count()) / 1000;
   std::string name;
   size_t num_stats = 0;
+  {
+    // Reserves about what this flush adds: growing by doubling would touch (and copy) up to
+    // twice the memory, and on a first flush each page touched is a page fault.
+    size_t bins = 0;
+    for (const auto& histogram : options.histograms) bins = std::max(bins, histogram.bins.size());
+    const size_t per_timer = 10 + 5 * options.percent_thresholds.size() + bins;
+    const auto key_bytes = [&](const auto& entries) {
+      size_t bytes = 0;
+      for (const auto& entry : entries) bytes += entry.first.size;
+      return bytes;
+    };
+    constexpr size_t kNameExtra = 32;  // prefixes and suffixes, about
+    const size_t points = 2 * interval.counters.size() + per_timer * interval.timers.size() +
+                          interval.gauges.size() + interval.sets.size() + 32;
+    const size_t bytes =
+        2 * (key_bytes(interval.counters) + kNameExtra * interval.counters.size()) +
+        per_timer * (key_bytes(interval.timers) + kNameExtra * interval.timers.size()) +
+        key_bytes(interval.gauges) + kNameExtra * interval.gauges.size() +
+        key_bytes(interval.sets) + kNameExtra * interval.sets.size() + 32 * 64;
+    // A draining batch holds one chunk at most.
+    const size_t chunk = out->drain ? std::min(points, out->drain_points) : points;
+    out->points.reserve(out->points.size() + chunk);
+    out->names.reserve(out->names.size() + bytes / points * chunk + 4096);
+  }
   const auto counter = [&](std::string_view key, double value) {
     if (options.legacy_namespace) {
       namer.Format(namer.counter(), key, {}, &name);

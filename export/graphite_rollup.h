@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,11 @@ struct GraphiteRollupOptions {
 };
 
 // One flush's points, all at one timestamp. Names are views into `names`.
+//
+// With `drain` set, Add() hands the batch to it each time it holds `drain_points` points and
+// then clears it, and End() hands over the rest: a flush of any size then holds one chunk at a
+// time (a million series' names and values would be some 200 MB, touched anew on a first
+// flush), and the chunks' buffers are reused.
 struct GraphiteBatch {
   struct Point {
     size_t name_offset;
@@ -66,6 +72,8 @@ struct GraphiteBatch {
   int64_t timestamp = 0;  // Unix seconds
   std::string names;
   std::vector<Point> points;
+  std::function<void(const GraphiteBatch&)> drain;
+  size_t drain_points = size_t{1} << 16;
 
   std::string_view name(const Point& p) const {
     return {names.data() + p.name_offset, p.name_size};
@@ -73,6 +81,17 @@ struct GraphiteBatch {
   void Add(std::string_view name, double value) {
     points.push_back({names.size(), static_cast<uint32_t>(name.size()), value});
     names.append(name);
+    if (drain && points.size() >= drain_points) {
+      drain(*this);
+      Clear();
+    }
+  }
+  // Hands what is left to `drain` (when set).
+  void End() {
+    if (drain && !points.empty()) {
+      drain(*this);
+      Clear();
+    }
   }
   void Clear() {
     names.clear();

@@ -1,5 +1,6 @@
 #include "export/graphite_rollup.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -299,6 +300,39 @@ TEST(GraphiteRollupTest, TimerPastTheSampleCapStaysWithinOnePercent) {
   EXPECT_NEAR(value("mean_90"), 4500.5, 45);
 }
 
+TEST(GraphiteBatchTest, ADrainingBatchHandsOverEveryPointInChunks) {
+  // One interval rolled up whole and in chunks of 7 points: the same points in the same
+  // order, no chunk over 7.
+  storage::RollupTable table;
+  for (int i = 0; i < 20; ++i) table.AddCounter("c" + std::to_string(i), i);
+  for (int i = 0; i < 5; ++i) table.AddTimer("t" + std::to_string(i), i, 1);
+  table.SetGauge("g", 3, false);
+  table.AddSetMember("s", "x");
+  storage::RollupInterval interval;
+  table.EndInterval(&interval);
+  GraphiteBatch whole;
+  ComputeGraphiteRollups(interval, {}, {}, &whole);
+  std::vector<std::pair<std::string, double>> expected;
+  for (const auto& point : whole.points) expected.emplace_back(whole.name(point), point.value);
+
+  GraphiteBatch chunked;
+  chunked.drain_points = 7;
+  std::vector<std::pair<std::string, double>> got;
+  size_t chunks = 0, largest = 0;
+  chunked.drain = [&](const GraphiteBatch& chunk) {
+    ++chunks;
+    largest = std::max(largest, chunk.points.size());
+    for (const auto& point : chunk.points) got.emplace_back(chunk.name(point), point.value);
+  };
+  ComputeGraphiteRollups(interval, {}, {}, &chunked);
+  chunked.End();
+  EXPECT_EQ(got, expected);
+  EXPECT_GT(expected.size(), 100u);
+  EXPECT_EQ(chunks, (expected.size() + 6) / 7);
+  EXPECT_EQ(largest, 7u);
+  EXPECT_TRUE(chunked.points.empty());
+}
+
 std::map<std::string, std::string> TaggedLines(const std::vector<storage::MetricFamily>& families) {
   GraphiteBatch batch;
   AppendTaggedFamilies(families, &batch);
@@ -312,10 +346,12 @@ std::map<std::string, std::string> TaggedLines(const std::vector<storage::Metric
 }
 
 TEST(AppendTaggedFamiliesTest, CountersAndGaugesWithSortedTagsAndNoEmptyValues) {
-  storage::MetricFamily counter{"jobs_done", "", storage::MetricType::kCounter,
+  storage::MetricFamily counter{"jobs_done",
+                                "",
+                                storage::MetricType::kCounter,
                                 {{{{"instance", ""}, {"job", "backup"}, {"zone", "eu"}}, 42}}};
-  storage::MetricFamily gauge{"last_run", "", storage::MetricType::kGauge,
-                              {{{{"job", "backup"}}, 1.5e-7}, {{}, 3}}};
+  storage::MetricFamily gauge{
+      "last_run", "", storage::MetricType::kGauge, {{{{"job", "backup"}}, 1.5e-7}, {{}, 3}}};
   const std::map<std::string, std::string> expected = {
       {"jobs_done;job=backup;zone=eu", "42"},
       {"last_run;job=backup", "1.5e-7"},
@@ -332,8 +368,8 @@ TEST(AppendTaggedFamiliesTest, HistogramsAndSummariesAsPrometheusSeries) {
   histogram.samples.push_back(h);
   storage::MetricFamily summary{"size_bytes", "", storage::MetricType::kSummary, {}};
   storage::Sample q{{{"job", "api"}}};
-  q.summary = storage::SummaryValue{
-      {{0.5, 10}, {0.99, std::numeric_limits<double>::quiet_NaN()}}, 30, 3};
+  q.summary =
+      storage::SummaryValue{{{0.5, 10}, {0.99, std::numeric_limits<double>::quiet_NaN()}}, 30, 3};
   summary.samples.push_back(q);
   const std::map<std::string, std::string> expected = {
       {"latency_seconds_bucket;job=api;le=0.5", "2"},
@@ -353,7 +389,9 @@ TEST(AppendTaggedFamiliesTest, ValuesGraphiteWouldRefuseAreMadeSafe) {
   // Graphite refuses ';' in a value and a leading '~'; plaintext splits on whitespace; `name`
   // is Graphite's own tag.
   storage::MetricFamily gauge{
-      "g", "", storage::MetricType::kGauge,
+      "g",
+      "",
+      storage::MetricType::kGauge,
       {{{{"a", "x;y z\n\t"}, {"b", "~tilde~"}, {"name", "mine"}, {"c", "\x01\x7f=ok"}}, 1}}};
   const std::map<std::string, std::string> expected = {
       {"g;a=x_y_z__;b=_tilde~;c=__=ok;exported_name=mine", "1"},

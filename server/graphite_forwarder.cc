@@ -429,7 +429,7 @@ void GraphiteForwarder::Start() {
   }
 }
 
-void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
+void GraphiteForwarder::Encode(const exporter::GraphiteBatch& batch) {
   State& state = *state_;
   const size_t count = state.destinations.size();
   std::vector<size_t> targets;
@@ -444,6 +444,10 @@ void GraphiteForwarder::Send(const exporter::GraphiteBatch& batch) {
     }
     for (size_t i : targets) state.destinations[i]->encoder.Add(name, point.value, batch.timestamp);
   }
+}
+
+void GraphiteForwarder::Commit() {
+  State& state = *state_;
   size_t bytes = 0;
   for (auto& d : state.destinations) {
     for (exporter::CarbonEncoder::Piece& piece : d->encoder.Finish()) {

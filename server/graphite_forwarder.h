@@ -7,11 +7,11 @@
 // and reconnects with exponential backoff (0.2 s doubling to 5 s). While a destination is
 // down its pieces wait, in order; past `queue_points` the oldest pieces are dropped and
 // counted, or with a spool directory moved to a file on disk (read back first, in order, and
-// kept across restarts) until that is full too. A piece leaves the queue only once written whole. Carbon acknowledges nothing, and a
-// carbon that stops drops what it had not yet read from its socket: so when a connection
-// breaks, the pieces written on it in the last 5 s are queued again, in order, before the rest
-// (at-least-once; carbon keeps the last value of a point, so a repeated point changes
-// nothing).
+// kept across restarts) until that is full too. A piece leaves the queue only once written whole.
+// Carbon acknowledges nothing, and a carbon that stops drops what it had not yet read from its
+// socket: so when a connection breaks, the pieces written on it in the last 5 s are queued again,
+// in order, before the rest (at-least-once; carbon keeps the last value of a point, so a repeated
+// point changes nothing).
 //
 // Thread safety: Send() and Collect() are safe from any thread (the queues take a mutex, held
 // only to append or take a piece); the senders run on the io_context given to Create().
@@ -72,8 +72,15 @@ class GraphiteForwarder {
 
   // Starts the senders.
   void Start();
-  // Routes, encodes and queues `batch` for its destinations.
-  void Send(const exporter::GraphiteBatch& batch);
+  // Routes and encodes `batch` for its destinations; Commit() queues what was encoded since
+  // the last Commit() as one flush. Both from one thread at a time (the flush thread).
+  void Encode(const exporter::GraphiteBatch& batch);
+  void Commit();
+  // Encode() and Commit().
+  void Send(const exporter::GraphiteBatch& batch) {
+    Encode(batch);
+    Commit();
+  }
   // Stops once every queue is empty or `grace` has passed, then calls `done` (on the
   // io_context). Pieces still queued then are counted as dropped.
   void Drain(std::chrono::milliseconds grace, std::function<void()> done);

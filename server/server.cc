@@ -138,13 +138,17 @@ struct Server::Parts {
     exporter::GraphiteRollupOptions options = graphite.rollup;
     options.flush_interval = config.flush_interval;
     const auto started = std::chrono::steady_clock::now();
+    if (!batch.drain) {
+      batch.drain = [this](const exporter::GraphiteBatch& chunk) { forwarder->Encode(chunk); };
+    }
     exporter::ComputeGraphiteRollups(interval, self, options, &batch);
     if (config.graphite_push_groups) {
       pushed.clear();
       push.Collect(&pushed);
       exporter::AppendTaggedFamilies(pushed, &batch);
     }
-    forwarder->Send(batch);
+    batch.End();
+    forwarder->Commit();
     self.flush_time_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::steady_clock::now() - started)
                                                  .count());

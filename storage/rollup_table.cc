@@ -97,6 +97,26 @@ void RollupTable::EndInterval(RollupInterval* out) {
     out->key_bytes.append(key);
     return k;
   };
+  {
+    // Reserves first, one short lock per shard: growing by doubling would touch (and copy) up
+    // to twice the memory, and on a first flush each page touched is a page fault. Reserving
+    // more than is used costs address space only.
+    size_t counters = 0, timers = 0, gauges = 0, sets = 0;
+    for (size_t s = 0; s < kShards; ++s) {
+      const Shard& shard = shards_[s];
+      std::lock_guard lock(shard.mu);
+      counters += shard.counters.size();
+      timers += shard.timers.size();
+      gauges += shard.gauges.size();
+      sets += shard.sets.size();
+    }
+    out->counters.reserve(counters);
+    out->timers.reserve(timers);
+    out->gauges.reserve(gauges);
+    out->sets.reserve(sets);
+    constexpr size_t kKeyBytes = 64;  // a generous average key
+    out->key_bytes.reserve((counters + timers + gauges + sets) * kKeyBytes);
+  }
   for (size_t s = 0; s < kShards; ++s) {
     Shard& shard = shards_[s];
     std::lock_guard lock(shard.mu);
