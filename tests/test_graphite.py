@@ -74,6 +74,9 @@ def run_differential(etsy_extra, mg_yaml):
                 Metricsgate(f"--graphite.address={mg_sink.address}",
                             f"--statsd.flush-interval={flush_ms}ms",
                             f"--config.file={config.name}", tcp=None) as mg:
+            # A first flush has no statsd.timestamp_lag (and so one stat less in numStats) on
+            # either side: the corpus goes after each side's first.
+            wait_until(lambda: len(mg_sink.flushes()) > 0, "metricsgate's first flush")
             for attempt in range(4):
                 # Start just after one of Etsy's flushes, so that at least its side has the
                 # whole interval ahead.
