@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the unit tests with ThreadSanitizer (g++ 12, -fsanitize=thread) into build-tsan/ and
 # runs the ones with concurrent code: the store (epoch reclamation, lock-free index, expiry),
-# the ingester (per-thread series caches against concurrent expiry) and the UDP receive threads
-# (a lead and helpers handing sockets over). Fails on any report.
+# the ingester (per-thread series caches against concurrent expiry), the UDP receive threads
+# (a lead and helpers handing sockets over) and the Graphite forwarder (flush thread, sender,
+# metrics readers). Fails on any report.
 #
 # The store synchronises only through std::atomic and std::mutex, which TSan sees; Debian's
 # abseil is not built with TSan, so nothing on these paths may rely on absl::Mutex.
@@ -19,6 +20,7 @@ export TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1"
 run() { setarch "$(uname -m)" -R "$@"; }
 run "$build/storage/storage_test" --gtest_brief=1
 run "$build/ingest/ingest_test" --gtest_brief=1 --gtest_filter='*Concurrency*:*Ttl*:*Cache*:StatsdIngesterTest.*'
-# The UDP receive threads: the lead, helpers taking sockets over and handing them back.
-run "$build/server/server_test" --gtest_brief=1 --gtest_filter='StatsdDatagramListenerTest.*'
+# The UDP receive threads: the lead, helpers taking sockets over and handing them back; the
+# Graphite forwarder's flush thread, sender and metrics readers.
+run "$build/server/server_test" --gtest_brief=1 --gtest_filter='StatsdDatagramListenerTest.*:GraphiteForwarderTest.*'
 echo "ThreadSanitizer: no report"
