@@ -33,6 +33,17 @@ bool ParseUnsigned(std::string_view text, unsigned base, uint64_t max, uint64_t*
   return true;
 }
 
+// A count from 1 to `max` (decimal), or an error naming what it counts.
+template <typename T>
+absl::Status ParseCount(std::string_view text, uint64_t max, std::string_view what, T* out) {
+  uint64_t n = 0;
+  if (!ParseUnsigned(text, 10, max, &n) || n == 0) {
+    return absl::InvalidArgumentError(StrCat("not a number of ", what, " above 0: \"", text, "\""));
+  }
+  *out = static_cast<T>(n);
+  return absl::OkStatus();
+}
+
 struct FlagDef {
   std::string_view name;
   std::string_view default_value;
@@ -217,12 +228,7 @@ const std::vector<FlagDef>& Flags() {
        "Points each destination may hold while it is unreachable (default: one hour of "
        "100,000 points every 10 s); beyond it the oldest are dropped and counted.",
        [](std::string_view v, Config* c) {
-         uint64_t n = 0;
-         if (!ParseUnsigned(v, 10, uint64_t{1} << 40, &n) || n == 0) {
-           return absl::InvalidArgumentError(StrCat("not a number of points above 0: \"", v, "\""));
-         }
-         c->graphite_queue_points = static_cast<size_t>(n);
-         return absl::OkStatus();
+         return ParseCount(v, uint64_t{1} << 40, "points", &c->graphite_queue_points);
        }},
       {"graphite.spool-dir", "",
        "A directory where points beyond --graphite.queue-points wait on disk instead of being "
@@ -236,12 +242,7 @@ const std::vector<FlagDef>& Flags() {
        "The most bytes each destination's spool holds; beyond it its oldest 64 MiB segments "
        "are dropped and counted.",
        [](std::string_view v, Config* c) {
-         uint64_t n = 0;
-         if (!ParseUnsigned(v, 10, uint64_t{1} << 50, &n) || n == 0) {
-           return absl::InvalidArgumentError(StrCat("not a number of bytes above 0: \"", v, "\""));
-         }
-         c->graphite_spool_bytes = n;
-         return absl::OkStatus();
+         return ParseCount(v, uint64_t{1} << 50, "bytes", &c->graphite_spool_bytes);
        }},
       {"config.file", "",
        "A YAML file with Etsy statsd's Graphite options under `graphite:` (see README).",
@@ -253,12 +254,7 @@ const std::vector<FlagDef>& Flags() {
        "The most series the store holds; new series beyond it are refused and counted "
        "(metricsgate_series_rejected_total), the series held are unaffected.",
        [](std::string_view v, Config* c) {
-         uint64_t max = 0;
-         if (!ParseUnsigned(v, 10, uint64_t{1} << 40, &max) || max == 0) {
-           return absl::InvalidArgumentError(StrCat("not a number of series above 0: \"", v, "\""));
-         }
-         c->storage_max_series = static_cast<size_t>(max);
-         return absl::OkStatus();
+         return ParseCount(v, uint64_t{1} << 40, "series", &c->storage_max_series);
        }},
       {"web.enable-admin-api", "false",
        "Enable the admin API: PUT /api/v1/admin/wipe deletes every pushed group.",

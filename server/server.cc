@@ -138,9 +138,6 @@ struct Server::Parts {
     exporter::GraphiteRollupOptions options = graphite.rollup;
     options.flush_interval = config.flush_interval;
     const auto started = std::chrono::steady_clock::now();
-    if (!batch.drain) {
-      batch.drain = [this](const exporter::GraphiteBatch& chunk) { forwarder->Encode(chunk); };
-    }
     exporter::ComputeGraphiteRollups(interval, self, options, &batch);
     if (config.graphite_push_groups) {
       pushed.clear();
@@ -289,6 +286,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     options.spool_dir = config.graphite_spool_dir;
     options.spool_bytes = config.graphite_spool_bytes;
     MG_ASSIGN_OR_RETURN(p->forwarder, GraphiteForwarder::Create(p->ioc, std::move(options)));
+    // The flush's rollups go to the encoders in chunks, as they are computed.
+    p->batch.drain = [forwarder = p->forwarder.get()](const exporter::GraphiteBatch& chunk) {
+      forwarder->Encode(chunk);
+    };
   }
   if (!config.statsd_mapping_config.empty()) {
     MG_RETURN_IF_ERROR(p->ReloadMapping());  // a bad file at start-up is fatal
