@@ -34,30 +34,40 @@ struct LineKey {
 
 namespace line_cache_internal {
 
-inline uint64_t Mix(uint64_t x) {
-  const __uint128_t product = static_cast<__uint128_t>(x) * 0x9E3779B97F4A7C15ull;
-  return static_cast<uint64_t>(product) ^ static_cast<uint64_t>(product >> 64);
+// One step of the hash: a rotate, an xor and a 64-bit multiply (odd, so no bits are lost). A
+// key of n bytes is a chain of n/8 of these: no 128-bit product, whose halves GCC 12 spilled
+// to the stack and read back in every step, making the chain several times longer
+// (BENCHMARKS.md, 2026-12-05).
+inline uint64_t Step(uint64_t h, uint64_t word) {
+  return ((h << 23 | h >> 41) ^ word) * 0x9E3779B97F4A7C15ull;
+}
+
+// Folds the high bits, which the multiplies fill best, into the low ones the table indexes by.
+inline uint64_t Finish(uint64_t h) {
+  h ^= h >> 32;
+  h *= 0xD6E8FEB86659FD93ull;
+  return h ^ (h >> 32);
 }
 
 // A fast 64-bit hash of `text` folded into `h`: 8 bytes at a time, the last word overlapping.
 inline uint64_t HashBytes(uint64_t h, std::string_view text) {
   const char* p = text.data();
   size_t n = text.size();
-  h = Mix(h ^ n);
+  h = Step(h, n);
   if (n >= 8) {
     for (; n > 8; p += 8, n -= 8) {
       uint64_t word;
       std::memcpy(&word, p, 8);
-      h = Mix(h ^ word);
+      h = Step(h, word);
     }
     uint64_t word;
     std::memcpy(&word, p + n - 8, 8);
-    return Mix(h ^ word);
+    return Step(h, word);
   }
   uint64_t word = 0;
   for (size_t i = 0; i < n; ++i)
     word |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return Mix(h ^ word);
+  return Step(h, word);
 }
 
 }  // namespace line_cache_internal
@@ -96,7 +106,7 @@ class LineCache {
   static size_t Hash(const LineKey& key) {
     uint64_t h = line_cache_internal::HashBytes(static_cast<unsigned char>(key.type), key.name);
     if (!key.tags.empty()) h = line_cache_internal::HashBytes(h, key.tags);
-    return static_cast<size_t>(h);
+    return static_cast<size_t>(line_cache_internal::Finish(h));
   }
 
   // Starts loading the slot where `hash` begins.

@@ -55,7 +55,8 @@ bool IsInteger(std::string_view text) {
 
 // Splits `list` on `separator` into key/value tags split at the first `kv`. A tag that is
 // empty or lacks a key or a value is dropped and counted, as statsd_exporter does.
-void ParseTagList(std::string_view list, char separator, char kv, bool trim_hash, ParsedLine* out) {
+[[gnu::noinline]] void ParseTagList(std::string_view list, char separator, char kv, bool trim_hash,
+                                    ParsedLine* out) {
   if (list.empty()) return;
   for (size_t start = 0;;) {
     const size_t end = list.find(separator, start);
@@ -172,64 +173,94 @@ const char* FindNameEnd(const char* cur, const char* const end) {
   return cur;
 }
 
-bool ParseSimpleLine(std::string_view line, ParsedLine* out) {
-  const char* p = line.data();
-  const char* const end = p + line.size();
-  const char* cur = FindNameEnd(p, end);
-  if (cur == end || *cur != ':' || cur == p) return false;
-  const std::string_view name(p, cur - p);
-  const char* const value_start = ++cur;
-  uint64_t integer = 0;
-  bool fraction = false;
-  while (cur < end && IsDigit(*cur)) {
-    integer = integer * 10 + (*cur - '0');
-    ++cur;
-  }
-  if (cur < end && *cur == '.') {
-    fraction = true;
-    ++cur;
-    while (cur < end && IsDigit(*cur)) ++cur;
-  }
-  // At most 15 integer digits convert exactly; longer ones, and fractions, take the
-  // general number parser.
-  if (cur == value_start || cur == end || *cur != '|' || cur - value_start > 15) return false;
-  const std::string_view value_text(value_start, cur - value_start);
-  StatsdSample sample;
-  sample.name = name;
-  sample.value_text = value_text;
-  if (fraction) {
-    if (!ParseStatsdNumber(value_text, &sample.value)) return false;
-  } else {
-    sample.value = static_cast<double>(integer);
-  }
-  ++cur;  // the type
-  const char* type_start = cur;
-  while (cur < end && *cur != '|') ++cur;
-  const std::string_view type(type_start, cur - type_start);
-  if (!ParseType(type, &sample.type) || sample.type == StatsdType::kSet) return false;
-  std::string_view tags;
-  bool have_tags = false;
+// The rest of a simple line after its type: `|@rate` and `|#tags` fields, each at most once,
+// the rate first. Out of line: most lines have neither, and the fast path keeps a small frame.
+[[gnu::noinline]] bool ParseSimpleFields(const char* cur, const char* const end,
+                                         StatsdSample* sample, std::string_view* tags,
+                                         bool* have_tags) {
   bool have_rate = false;
   while (cur < end) {  // at a `|`
     ++cur;
     const char* field_start = cur;
     while (cur < end && *cur != '|') ++cur;
     const std::string_view field(field_start, cur - field_start);
-    if (!have_rate && !have_tags && field.size() > 1 && field[0] == '@' &&
+    if (!have_rate && !*have_tags && field.size() > 1 && field[0] == '@' &&
         field.find(':') == npos) {
-      if (!ParseStatsdNumber(field.substr(1), &sample.sample_rate) || !(sample.sample_rate > 0)) {
+      if (!ParseStatsdNumber(field.substr(1), &sample->sample_rate) ||
+          !(sample->sample_rate > 0)) {
         return false;
       }
       have_rate = true;
-    } else if (!have_tags && !field.empty() && field[0] == '#') {
+    } else if (!*have_tags && !field.empty() && field[0] == '#') {
       for (char c : field) {
         if (static_cast<unsigned char>(c) >= 0x80) return false;  // UTF-8: the general parser
       }
-      tags = field.substr(1);
-      have_tags = true;
+      *tags = field.substr(1);
+      *have_tags = true;
     } else {
       return false;
     }
+  }
+  return true;
+}
+
+bool ParseSimpleLine(std::string_view line, ParsedLine* out) {
+  const char* const p = line.data();
+  const char* const end = p + line.size();
+  const char* cur = FindNameEnd(p, end);
+  if (cur == end || *cur != ':' || cur == p) return false;
+  const std::string_view name(p, cur - p);
+  const char* const value_start = ++cur;
+  uint64_t integer = 0;
+  while (cur < end && IsDigit(*cur)) {
+    integer = integer * 10 + static_cast<uint64_t>(*cur - '0');
+    ++cur;
+  }
+  bool fraction = false;
+  if (cur < end && *cur == '.') {
+    fraction = true;
+    ++cur;
+    while (cur < end && IsDigit(*cur)) ++cur;
+  }
+  // At most 15 integer digits convert exactly; longer ones, and fractions, take the general
+  // number parser. Then `|` and at least one byte of type.
+  if (cur == value_start || end - cur < 2 || *cur != '|' || cur - value_start > 15) return false;
+  StatsdSample sample;
+  sample.name = name;
+  sample.value_text = std::string_view(value_start, cur - value_start);
+  if (fraction) {
+    if (!ParseStatsdNumber(sample.value_text, &sample.value)) return false;
+  } else {
+    sample.value = static_cast<double>(integer);
+  }
+  // The type, read in place: one of c g h d, or ms (sets take the general parser), ending the
+  // line or followed by `|`.
+  switch (cur[1]) {
+    case 'c':
+      sample.type = StatsdType::kCounter;
+      break;
+    case 'g':
+      sample.type = StatsdType::kGauge;
+      break;
+    case 'h':
+      sample.type = StatsdType::kHistogram;
+      break;
+    case 'd':
+      sample.type = StatsdType::kDistribution;
+      break;
+    case 'm':
+      if (end - cur < 3 || cur[2] != 's') return false;
+      sample.type = StatsdType::kTimer;
+      ++cur;
+      break;
+    default:
+      return false;
+  }
+  cur += 2;
+  std::string_view tags;
+  bool have_tags = false;
+  if (cur != end && (*cur != '|' || !ParseSimpleFields(cur, end, &sample, &tags, &have_tags))) {
+    return false;
   }
   out->Clear();
   out->name_part = name;
@@ -317,7 +348,8 @@ void ParseStatsdLine(std::string_view line, ParsedLine* out) {
   if (!ParseSimpleLine(line, out)) ParseStatsdLineGeneral(line, out);
 }
 
-void ParseStatsdLineGeneral(std::string_view line, ParsedLine* out) {
+// Out of line, so the common shape's path in ParseStatsdLine keeps a small frame.
+[[gnu::noinline]] void ParseStatsdLineGeneral(std::string_view line, ParsedLine* out) {
   out->Clear();
   if (!IsValidUtf8(line)) {
     out->errors.push_back(BadLineReason::kInvalidUtf8);

@@ -243,7 +243,19 @@ TEST(StatsdParserTest, FastPathAgreesWithTheGeneralParser) {
                                  "a:1|cc",
                                  "a:1|c|#",
                                  "a:1|c|@",
-                                 "a:07|c"}) {
+                                 "a:07|c",
+                                 "a:1|m",
+                                 "a:1|m|s",
+                                 "a:1|msx",
+                                 "a:1|mss",
+                                 "a:1|ms|",
+                                 "a:1|ms|@0.5",
+                                 "a:1|hh",
+                                 "a:1|d|#k:v",
+                                 "a:1|g:2|c",
+                                 "a:1|x",
+                                 "a:1|C",
+                                 "a:1|g|#k:v|@0.5|"}) {
     lines.emplace_back(extra);
   }
   ParsedLine fast;

@@ -1,5 +1,6 @@
 #include "server/statsd_datagram_listener.h"
 
+#include <linux/sock_diag.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -60,6 +61,20 @@ int KernelMaxReadBuffer() {
   return 4 * 1024 * 1024;
 }
 
+// The datagrams the kernel dropped on socket `fd` since it was opened (its receive buffer was
+// full), or -1 with errno. Read when metrics are collected, not per datagram as SO_RXQ_OVFL
+// would: that control message cost the receive path a few percent of its CPU (BENCHMARKS.md).
+int64_t KernelDrops(int fd) {
+  uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t length = sizeof(info);
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &length) != 0) return -1;
+  if (length <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+    errno = EINVAL;
+    return -1;
+  }
+  return info[SK_MEMINFO_DROPS];
+}
+
 // Sets SO_RCVBUF to `requested` (0: the kernel's maximum) and returns what the kernel granted.
 int SetReadBuffer(int fd, int requested) {
   const int size = requested > 0 ? requested : KernelMaxReadBuffer();
@@ -83,7 +98,6 @@ struct StatsdDatagramListener::State {
       iovecs[i] = {buffers.get() + i * kBufferStride, kBufferSize};
       messages[i].msg_hdr.msg_iov = &iovecs[i];
       messages[i].msg_hdr.msg_iovlen = 1;
-      messages[i].msg_hdr.msg_control = controls[i];
     }
   }
 
@@ -104,11 +118,8 @@ struct StatsdDatagramListener::State {
   std::unique_ptr<char[]> buffers;
   iovec iovecs[kBatch];
   mmsghdr messages[kBatch] = {};
-  alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(uint32_t))];
-  uint32_t last_overflow = 0;          // the kernel's SO_RXQ_OVFL counter, as last seen
   std::string_view datagrams[kBatch];  // the batch's complete datagrams, handled together
 
-  std::atomic<uint64_t> kernel_drops{0};
   std::atomic<uint64_t> truncated{0};
 
   // The receive thread, and the eventfd that wakes it to stop.
@@ -129,10 +140,6 @@ struct StatsdDatagramListener::State {
 size_t StatsdDatagramListener::State::Drain(int max_batches) {
   size_t total = 0;
   for (int batch = 0; batch < max_batches; ++batch) {
-    for (size_t i = 0; i < kBatch; ++i) {
-      messages[i].msg_hdr.msg_controllen = sizeof(controls[i]);
-      messages[i].msg_hdr.msg_flags = 0;
-    }
     const int received = recvmmsg(fd, messages, kBatch, MSG_DONTWAIT, nullptr);
     if (received < 0) {
       if (errno == EINTR) continue;
@@ -145,18 +152,7 @@ size_t StatsdDatagramListener::State::Drain(int max_batches) {
     // Only the messages received: the rest of the batch holds stale data (brubeck#56).
     size_t packets = 0;
     for (int i = 0; i < received; ++i) {
-      const msghdr& header = messages[i].msg_hdr;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
-           c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-          uint32_t overflow;
-          std::memcpy(&overflow, CMSG_DATA(c), sizeof(overflow));
-          // A 32-bit running count; the difference survives its wrap-around.
-          kernel_drops.fetch_add(overflow - last_overflow, std::memory_order_relaxed);
-          last_overflow = overflow;
-        }
-      }
-      if (header.msg_flags & MSG_TRUNC) {
+      if (messages[i].msg_hdr.msg_flags & MSG_TRUNC) {  // set by the kernel for each message
         truncated.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
@@ -357,10 +353,9 @@ absl::StatusOr<std::unique_ptr<StatsdDatagramListener>> StatsdDatagramListener::
     state->local_address = internal::EndpointToString(local);
     state->port = local.port();
     const int fd = bound.native_handle();
-    const int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) != 0) {
+    if (KernelDrops(fd) < 0) {
       return absl::UnavailableError(
-          StrCat("cannot count kernel drops on \"", address, "\": SO_RXQ_OVFL: ", strerror(errno)));
+          StrCat("cannot count kernel drops on \"", address, "\": SO_MEMINFO: ", strerror(errno)));
     }
     state->granted_read_buffer = SetReadBuffer(fd, read_buffer);
     state->fd = bound.release();
@@ -454,7 +449,10 @@ void StatsdDatagramListener::Collect(std::vector<storage::MetricFamily>* out) co
   double drops = 0;
   for (const std::shared_ptr<State>& state : states_) {
     truncated += static_cast<double>(state->truncated.load(std::memory_order_relaxed));
-    drops += static_cast<double>(state->kernel_drops.load(std::memory_order_relaxed));
+    // The fd stays open until the listener is destroyed, so this may run beside Stop().
+    if (state->transport == ingest::StatsdTransport::kUdp) {
+      drops += static_cast<double>(std::max<int64_t>(0, KernelDrops(state->fd)));
+    }
   }
   const std::vector<storage::Label> labels = {{"address", local_address()}};
   out->push_back(storage::MetricFamily{
@@ -466,7 +464,7 @@ void StatsdDatagramListener::Collect(std::vector<storage::MetricFamily>* out) co
   out->push_back(storage::MetricFamily{
       "metricsgate_statsd_udp_kernel_drops_total",
       "UDP datagrams the kernel dropped because a socket's receive buffer was full "
-      "(SO_RXQ_OVFL).",
+      "(SO_MEMINFO).",
       storage::MetricType::kCounter,
       {{labels, drops}}});
 }

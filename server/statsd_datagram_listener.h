@@ -13,9 +13,9 @@
 // and the helpers together are busy less than half the time. One thread at a time drains a
 // socket, so one sender's datagrams are handled in order. Datagrams are never truncated (64 KiB
 // buffers). The socket's receive buffer is as large as the kernel allows (net.core.rmem_max) unless
-// --statsd.read-buffer says otherwise, and for UDP the kernel's own drop count (SO_RXQ_OVFL) is
-// read with every datagram and exported as metricsgate_statsd_udp_kernel_drops_total, so a lossless
-// run can be proved.
+// --statsd.read-buffer says otherwise, and for UDP the kernel's own drop count of each socket
+// (SO_MEMINFO) is read whenever metrics are collected and exported as
+// metricsgate_statsd_udp_kernel_drops_total, so a lossless run can be proved.
 //
 // Thread safety: Create*(), Start() on the owning thread; Stop() and Collect() from any thread.
 #ifndef METRICSGATE_SERVER_STATSD_DATAGRAM_LISTENER_H_

@@ -128,8 +128,8 @@ def test_udp_kernel_drops_are_counted_when_the_buffer_overflows():
         drops = ("metricsgate_statsd_udp_kernel_drops_total",
                  (("address", "{}:{}".format(*mg.udp)),))
         received = ("metricsgate_statsd_packets_total", (("transport", "udp"),))
-        # The kernel reports its drop count with the next datagram it delivers, so send probes
-        # until every datagram sent is accounted for: received, or counted as dropped.
+        # Send probes until every datagram sent is accounted for: received, or counted as
+        # dropped (the kernel's count, read at each scrape).
         sent = 200
         deadline = time.monotonic() + WAIT_TIMEOUT
         while True:
@@ -141,7 +141,8 @@ def test_udp_kernel_drops_are_counted_when_the_buffer_overflows():
                 break
             assert time.monotonic() < deadline, (samples[received], samples[drops], sent)
         assert samples[drops] > 0
-        assert samples[("burst", ())] + samples[("probe", ())] == samples[received]
+        # A probe sent while the buffer was still full may be among the drops.
+        assert samples[("burst", ())] + samples.get(("probe", ()), 0) == samples[received]
 
 
 def test_ipv6_udp_and_tcp():
