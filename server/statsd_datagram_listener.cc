@@ -47,11 +47,13 @@ constexpr size_t kBufferSize = 64 * 1024;  // the largest UDP payload fits
 // and the parse. 17 cache lines more (17 is odd) spreads them over all the sets.
 constexpr size_t kBufferStride = kBufferSize + 17 * 64;
 constexpr int kMaxBatchesPerWakeup = 64;  // then let other work on this thread run
-// While datagrams keep coming, the receive loop pauses this long between drains instead of
-// waking for every datagram: each wakeup then takes a batch, which costs far less CPU per
-// metric (BENCHMARKS.md). The socket buffer (rmem_max, 4 MiB here) holds thousands of
-// datagrams, so no pause this short can overflow it; an idle socket is waited on as before.
-constexpr auto kCoalesce = std::chrono::microseconds(200);
+// While datagrams keep coming, a receive loop pauses between drains instead of waking for
+// every datagram, so each wakeup takes a batch: a wakeup and its system calls cost several
+// microseconds here, so fewer, larger batches cost less CPU per metric (BENCHMARKS.md). The
+// pause is as long as what arrives meanwhile may take in the socket buffer (see Pacer), within
+// these bounds; an idle socket is waited on in poll(2) instead.
+constexpr auto kMinPause = std::chrono::microseconds(50);
+constexpr auto kMaxPause = std::chrono::microseconds(1000);
 
 // net.core.rmem_max: the largest SO_RCVBUF an unprivileged process may set.
 int KernelMaxReadBuffer() {
@@ -90,6 +92,17 @@ int SetReadBuffer(int fd, int requested) {
 
 }  // namespace
 
+// What a drain received.
+struct Received {
+  size_t datagrams = 0;
+  size_t bytes = 0;
+  Received& operator+=(const Received& other) {
+    datagrams += other.datagrams;
+    bytes += other.bytes;
+    return *this;
+  }
+};
+
 struct StatsdDatagramListener::State {
   State(ingest::StatsdIngester* i, ingest::StatsdTransport t) : ingester(i), transport(t) {
     buffers.reset(new char[kBatch * kBufferStride]);
@@ -102,8 +115,8 @@ struct StatsdDatagramListener::State {
   }
 
   // Receives until the socket is empty, or for `max_batches` batches; returns how many
-  // datagrams it received (a multiple of kBatch only when there may be more).
-  size_t Drain(int max_batches);
+  // datagrams it received (a multiple of kBatch only when there may be more) and their bytes.
+  Received Drain(int max_batches);
 
   // The socket, taken out of Asio (which would otherwise wake its reactor for every datagram).
   int fd = -1;
@@ -137,8 +150,8 @@ struct StatsdDatagramListener::State {
   std::atomic<double> busy{0};
 };
 
-size_t StatsdDatagramListener::State::Drain(int max_batches) {
-  size_t total = 0;
+Received StatsdDatagramListener::State::Drain(int max_batches) {
+  Received total;
   for (int batch = 0; batch < max_batches; ++batch) {
     const int received = recvmmsg(fd, messages, kBatch, MSG_DONTWAIT, nullptr);
     if (received < 0) {
@@ -148,7 +161,7 @@ size_t StatsdDatagramListener::State::Drain(int max_batches) {
       }
       return total;
     }
-    total += static_cast<size_t>(received);
+    total.datagrams += static_cast<size_t>(received);
     // Only the messages received: the rest of the batch holds stale data (brubeck#56).
     size_t packets = 0;
     for (int i = 0; i < received; ++i) {
@@ -158,6 +171,7 @@ size_t StatsdDatagramListener::State::Drain(int max_batches) {
       }
       datagrams[packets++] =
           std::string_view(buffers.get() + i * kBufferStride, messages[i].msg_len);
+      total.bytes += messages[i].msg_len;
     }
     if (packets > 0) ingester->HandlePackets({datagrams, packets}, transport);
     if (static_cast<size_t>(received) < kBatch) return total;  // the socket is empty
@@ -207,12 +221,45 @@ class DutyCycle {
   double average_ = 0;
 };
 
-// Drains `state` unless another thread is draining it; returns the datagrams received. The
-// flag makes draining a socket exclusive, so its datagrams are handled in the order received
+// How long a receive thread pauses after a drain while datagrams keep coming: as long as the
+// datagrams arriving meanwhile, at the rate of the last drain's, take at most an eighth of the
+// socket's receive buffer, within [kMinPause, kMaxPause]. So a large buffer (rmem_max raised)
+// gives few large batches, and a small one (Linux's default 208 KiB) short pauses that cannot
+// let it fill.
+class Pacer {
+ public:
+  // `read_buffer`: SO_RCVBUF as granted, which is what the kernel charges datagrams against.
+  explicit Pacer(int read_buffer) : budget_(std::max(read_buffer, 1) / 8.0) {}
+
+  // After a drain that received `received` since the previous drain began.
+  std::chrono::nanoseconds Pause(const Received& received) {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    if (received.datagrams == 0 || seconds <= 0) return kMinPause;
+    // The kernel charges each datagram its payload and its bookkeeping (the skb's truesize):
+    // 1,280 bytes for a 340-byte datagram on loopback here, 832 for 20 bytes, 2,304 for 1,400.
+    // Twice the payload and 1 KiB more is above all of these.
+    const double charged = 2.0 * static_cast<double>(received.bytes) +
+                           1024.0 * static_cast<double>(received.datagrams);
+    const auto pause = std::chrono::duration<double>(budget_ * seconds / charged);
+    return std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(pause),
+                      std::chrono::nanoseconds(kMinPause), std::chrono::nanoseconds(kMaxPause));
+  }
+  // After an idle wait: the next drain's rate counts from now.
+  void Restart() { last_ = std::chrono::steady_clock::now(); }
+
+ private:
+  const double budget_;  // bytes of the buffer that a pause may fill
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// Drains `state` unless another thread is draining it; returns what it received. The flag
+// makes draining a socket exclusive, so its datagrams are handled in the order received
 // whichever thread drains it.
-size_t DrainIfFree(StatsdDatagramListener::State& state, int max_batches) {
-  if (state.draining.exchange(true, std::memory_order_acquire)) return 0;
-  const size_t received = state.Drain(max_batches);
+Received DrainIfFree(StatsdDatagramListener::State& state, int max_batches) {
+  if (state.draining.exchange(true, std::memory_order_acquire)) return {};
+  const Received received = state.Drain(max_batches);
   state.draining.store(false, std::memory_order_release);
   return received;
 }
@@ -247,11 +294,17 @@ void Lead(const States& states, const StatsdReceiveThreads& threads) {
   std::vector<pollfd> fds(states.size() + 1);
   std::vector<char> more(states.size());  // per socket: may hold more datagrams
   DutyCycle duty;
+  // All the lead's sockets' traffic could go to one of them: pace by the smallest buffer.
+  int smallest_buffer = lead.granted_read_buffer;
+  for (const auto& state : states) {
+    smallest_buffer = std::min(smallest_buffer, state->granted_read_buffer);
+  }
+  Pacer pacer(smallest_buffer);
   while (!lead.stopping.load(std::memory_order_acquire)) {
     // A batch from each socket in turn, while any may hold more: no socket waits for another
     // to be emptied, which a small receive buffer (net.core.rmem_max) could not hold out for.
     // A socket that gave less than a full batch is empty for this wakeup.
-    size_t received = 0;
+    Received received;
     bool helped = false;
     std::fill(more.begin(), more.end(), true);
     for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
@@ -263,9 +316,9 @@ void Lead(const States& states, const StatsdReceiveThreads& threads) {
           more[i] = false;
           continue;
         }
-        const size_t batch = DrainIfFree(*states[i], 1);
+        const Received batch = DrainIfFree(*states[i], 1);
         received += batch;
-        more[i] = batch == kBatch;
+        more[i] = batch.datagrams == kBatch;
         any = any || more[i];
       }
       if (!any) break;
@@ -283,8 +336,8 @@ void Lead(const States& states, const StatsdReceiveThreads& threads) {
         }
       }
     }
-    if (received > 0) {
-      std::this_thread::sleep_for(kCoalesce);
+    if (received.datagrams > 0) {
+      std::this_thread::sleep_for(pacer.Pause(received));
       continue;
     }
     // Idle: wait for a datagram on a socket no helper holds, or for a helper handing its
@@ -296,6 +349,7 @@ void Lead(const States& states, const StatsdReceiveThreads& threads) {
     fds.back() = {lead.wake_fd, POLLIN, 0};
     WaitReadable(fds, helped ? static_cast<int>(DutyCycle::kWindow.count()) : -1, lead);
     if (fds.back().revents & POLLIN) ClearWake(lead.wake_fd);
+    pacer.Restart();
   }
 }
 
@@ -314,17 +368,19 @@ void Help(StatsdDatagramListener::State& state, const States& states,
     if (!state.helping.load(std::memory_order_acquire)) continue;  // woken by Stop()
     state.helper_turns.fetch_add(1, std::memory_order_relaxed);
     DutyCycle duty;
+    Pacer pacer(state.granted_read_buffer);
     for (;;) {
       if (state.stopping.load(std::memory_order_acquire)) return;
-      const size_t received = DrainIfFree(state, kMaxBatchesPerWakeup);
+      const Received received = DrainIfFree(state, kMaxBatchesPerWakeup);
       if (duty.WindowEnded()) {
         state.busy.store(duty.average(), std::memory_order_relaxed);
         if (TotalBusy(states) < threads.quiet_busy) break;
       }
-      if (received > 0) {
-        std::this_thread::sleep_for(kCoalesce);
+      if (received.datagrams > 0) {
+        std::this_thread::sleep_for(pacer.Pause(received));
       } else {
         WaitReadable(idle, 1, state);
+        pacer.Restart();
       }
     }
     state.busy.store(0, std::memory_order_relaxed);

@@ -5,8 +5,8 @@
 // spreads senders, and as many receive threads, outside Asio (whose reactor would wake for
 // every datagram). Each drains a socket with recvmmsg(2) in batches, walking only the
 // messages received, and hands the batch to the ingester in one call; while datagrams keep
-// coming it pauses 200 us between drains so each wakeup takes a batch, and it waits in poll(2)
-// while idle. The first thread leads: it drains every socket itself while it can, because two
+// coming it pauses between drains so each wakeup takes a batch (as long as the receive buffer
+// can hold what arrives meanwhile, 50 us to 1 ms), and it waits in poll(2) while idle. The first thread leads: it drains every socket itself while it can, because two
 // threads on half the load each cost far more CPU per metric than one on all of it (wakeups,
 // and cache lines of shared series moving between cores; BENCHMARKS.md). When the lead is
 // busy over 60% of the time it wakes a helper, which takes over its own socket until the lead
