@@ -1,16 +1,18 @@
 // LineCache: a per-thread map from the text that names a StatsD series (see
 // StatsdIngester) to what it resolved to, laid out for a batch of lookups whose memory latency
-// should overlap: Prefetch() each key's slot while parsing, then Candidate() to start loading
-// what the value points to, then Find().
+// should overlap: Prefetch() each key's index entry while parsing, then Candidate() to start
+// loading its slot and what the value points to (the hint), then Find().
 //
 // A key is a LineKey, three views of the line (type, name part, DogStatsD tags), hashed and
 // compared in place; only Insert() copies it, as `type name \xff tags` (`\xff` is never in
 // UTF-8, so the parts cannot run into each other).
 //
-// Open addressing with linear probing in one array of 64-byte slots (one cache line each):
-// the key's hash, the value and, for keys up to kInlineKey bytes, the key itself, so a hit on
-// a short key touches one cache line. Longer keys live on the heap. At most 3/4 full. Not
-// thread-safe: one per thread.
+// Open addressing with linear probing over two parallel arrays: a compact index of 16-byte
+// entries (the key's hash and a hint), which the probe walks, and 64-byte slots (one cache line
+// each) with the value and, for keys up to kInlineKey bytes, the key itself. A lookup touches
+// one slot, whatever the probe length: with the hashes in the slots, each probe past a
+// colliding key was a cache miss of its own (BENCHMARKS.md, 2026-12-05). Longer keys live on
+// the heap. At most 3/4 full. Not thread-safe: one per thread.
 #ifndef METRICSGATE_INGEST_LINE_CACHE_H_
 #define METRICSGATE_INGEST_LINE_CACHE_H_
 
@@ -79,12 +81,11 @@ class LineCache {
 
  public:
   struct alignas(64) Slot {
-    size_t hash;
     Value value;
     // The key's bytes when size <= kInlineKey; otherwise a pointer to them, at an 8-byte
     // aligned offset (so leak checkers, which scan aligned words, see it).
-    alignas(8) char key[64 - sizeof(size_t) - (sizeof(Value) + 7) / 8 * 8 - sizeof(uint32_t)];
-    uint32_t size;  // of the key; kEmpty: the slot is free
+    alignas(8) char key[64 - (sizeof(Value) + 7) / 8 * 8 - sizeof(uint32_t)];
+    uint32_t size;  // of the key
 
     std::string_view key_view() const {
       if (size <= sizeof(key)) return {key, size};
@@ -93,7 +94,6 @@ class LineCache {
       return {heap, size};
     }
   };
-  static constexpr uint32_t kEmpty = UINT32_MAX;
   static constexpr size_t kInlineKey = sizeof(Slot::key);
   static_assert(sizeof(Slot) == 64 && offsetof(Slot, key) % 8 == 0);
 
@@ -109,29 +109,36 @@ class LineCache {
     return static_cast<size_t>(line_cache_internal::Finish(h));
   }
 
-  // Starts loading the slot where `hash` begins.
-  void Prefetch(size_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  // Starts loading the index entry where `hash` begins.
+  void Prefetch(size_t hash) const { __builtin_prefetch(&index_[Stored(hash) & mask_]); }
 
-  // The first slot whose hash is `hash`, if any (most likely the key's), so what its value
-  // points to can be loaded before Find() compares the key; null if none.
-  const Slot* Candidate(size_t hash) const {
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Slot& slot = slots_[i];
-      if (slot.size == kEmpty) return nullptr;
-      if (slot.hash == hash) return &slot;
+  // Finds the first entry whose hash is `hash` (most likely the key's), starts loading its
+  // slot, and returns the hint it was inserted with, so what the value points to can be
+  // loaded too before Find() compares the key; null if there is none.
+  const void* Candidate(size_t hash) const {
+    const size_t stored = Stored(hash);
+    for (size_t i = stored & mask_;; i = (i + 1) & mask_) {
+      const Entry& entry = index_[i];
+      if (entry.hash == kEmpty) return nullptr;
+      if (entry.hash == stored) {
+        __builtin_prefetch(&slots_[i]);
+        return entry.hint;
+      }
     }
   }
 
   Value* Find(const LineKey& key, size_t hash) {
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      Slot& slot = slots_[i];
-      if (slot.size == kEmpty) return nullptr;
-      if (slot.hash == hash && Equal(slot, key)) return &slot.value;
+    const size_t stored = Stored(hash);
+    for (size_t i = stored & mask_;; i = (i + 1) & mask_) {
+      const Entry& entry = index_[i];
+      if (entry.hash == kEmpty) return nullptr;
+      if (entry.hash == stored && Equal(slots_[i], key)) return &slots_[i].value;
     }
   }
 
-  // REQUIRES: `key` is not in the cache.
-  Value* Insert(const LineKey& parts, size_t hash, const Value& value) {
+  // REQUIRES: `key` is not in the cache. `hint`: what Candidate() returns for it.
+  Value* Insert(const LineKey& parts, size_t hash, const Value& value,
+                const void* hint = nullptr) {
     std::string key;
     key.reserve(parts.size());
     key.push_back(parts.type);
@@ -140,7 +147,9 @@ class LineCache {
     key.append(parts.tags);
     if (size_ >= max_entries_) Clear();
     if ((size_ + 1) * 4 > capacity_ * 3) Grow();
-    Slot& slot = Place(hash);
+    const size_t i = Place(Stored(hash));
+    index_[i] = {Stored(hash), hint};
+    Slot& slot = slots_[i];
     slot.value = value;
     slot.size = static_cast<uint32_t>(key.size());
     if (key.size() <= kInlineKey) {
@@ -162,6 +171,15 @@ class LineCache {
   size_t size() const { return size_; }
 
  private:
+  // The index: a key's hash and hint, 4 to a cache line, probed before the 64-byte slot at the
+  // same position is touched, so a probe past a colliding entry costs no cache miss of its own.
+  struct Entry {
+    size_t hash;  // Stored(hash), which also gives the position; kEmpty: the position is free
+    const void* hint;
+  };
+  static constexpr size_t kEmpty = 0;
+  static size_t Stored(size_t hash) { return hash == kEmpty ? 1 : hash; }
+
   static bool Equal(const Slot& slot, const LineKey& key) {
     if (slot.size != key.size()) return false;
     const std::string_view stored = slot.key_view();
@@ -173,40 +191,42 @@ class LineCache {
 
   void FreeKeys() {
     for (size_t i = 0; i < capacity_; ++i) {
-      const Slot& slot = slots_[i];
-      if (slot.size != kEmpty && slot.size > kInlineKey) {
-        std::free(const_cast<char*>(slot.key_view().data()));
+      if (index_[i].hash != kEmpty && slots_[i].size > kInlineKey) {
+        std::free(const_cast<char*>(slots_[i].key_view().data()));
       }
     }
   }
   void Reset(size_t capacity) {
     slots_.reset(new Slot[capacity]);
-    for (size_t i = 0; i < capacity; ++i) slots_[i].size = kEmpty;
+    index_.reset(new Entry[capacity]());
     capacity_ = capacity;
     mask_ = capacity - 1;
     size_ = 0;
   }
-  Slot& Place(size_t hash) {
-    size_t i = hash & mask_;
-    while (slots_[i].size != kEmpty) i = (i + 1) & mask_;
-    slots_[i].hash = hash;
-    return slots_[i];
+  // The free position where an entry of stored hash `stored` goes.
+  size_t Place(size_t stored) const {
+    size_t i = stored & mask_;
+    while (index_[i].hash != kEmpty) i = (i + 1) & mask_;
+    return i;
   }
   void Grow() {
-    std::unique_ptr<Slot[]> old = std::move(slots_);
+    std::unique_ptr<Slot[]> old_slots = std::move(slots_);
+    std::unique_ptr<Entry[]> old_index = std::move(index_);
     const size_t old_capacity = capacity_;
     const size_t size = size_;
     Reset(old_capacity * 2);
     size_ = size;
     for (size_t i = 0; i < old_capacity; ++i) {
-      if (old[i].size == kEmpty) continue;
-      Slot& slot = Place(old[i].hash);
-      slot = old[i];  // moves a heap key's pointer with it
+      if (old_index[i].hash == kEmpty) continue;
+      const size_t j = Place(old_index[i].hash);
+      index_[j] = old_index[i];
+      slots_[j] = old_slots[i];  // moves a heap key's pointer with it
     }
   }
 
   const size_t max_entries_;
   std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<Entry[]> index_;
   size_t capacity_ = 0;
   size_t mask_ = 0;
   size_t size_ = 0;

@@ -299,7 +299,7 @@ bool StatsdIngester::Apply(const StatsdSample& sample, BatchLine& line,
       }
       resolved.handle = *handle;
     }
-    cached = scratch.series.Insert(line.key, line.hash, resolved);
+    cached = scratch.series.Insert(line.key, line.hash, resolved, resolved.handle.address());
   }
   const Scratch::Resolved& resolved = *cached;
   scratch.reserved_tags = resolved.reserved_tags;  // the same for every sample of the line
@@ -411,8 +411,9 @@ void StatsdIngester::HandlePackets(std::span<const std::string_view> packets,
     for (size_t i = 0; i < batched; ++i) {
       const BatchLine& line = scratch.batch[i];
       if (line.parsed.samples.empty()) continue;
-      if (const auto* slot = scratch.series.Candidate(line.hash); slot != nullptr) {
-        slot->value.handle.Prefetch();
+      // Loads the slot, and the series whose address was the entry's hint.
+      if (const void* series = scratch.series.Candidate(line.hash); series != nullptr) {
+        __builtin_prefetch(series, 1);
       }
     }
     for (size_t i = 0; i < batched; ++i) handle_line(scratch.batch[i]);
