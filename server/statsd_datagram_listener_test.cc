@@ -99,5 +99,75 @@ TEST(StatsdDatagramListenerTest, HelpersComingAndGoingLoseNothingAndKeepOrder) {
   EXPECT_GT(turns, 3u);  // a helper went back and was woken again
 }
 
+// A datagram of exactly `size` bytes: `c_<size>:1|c` lines, the last line a gauge `g_<size>_x...`
+// set to `size`, its name padded to fill. Returns how many counter lines it holds.
+int MakeDatagram(size_t size, std::string* datagram) {
+  const std::string counter = "c_" + std::to_string(size) + ":1|c\n";
+  const std::string gauge = "g_" + std::to_string(size) + "_:" + std::to_string(size) + "|g";
+  datagram->clear();
+  int counters = 0;
+  while (datagram->size() + counter.size() + gauge.size() <= size) {
+    *datagram += counter;
+    ++counters;
+  }
+  const std::string padding(size - datagram->size() - gauge.size(), 'x');
+  *datagram += "g_" + std::to_string(size) + "_" + padding + ":" + std::to_string(size) + "|g";
+  return counters;
+}
+
+// Datagrams around the receive slot's size (2 KiB) and up to the largest UDP payload: each is
+// received whole, its lines straddling the slot's end included, and none is counted truncated.
+TEST(StatsdDatagramListenerTest, DatagramsOfEverySizeArriveWhole) {
+  boost::asio::io_context ioc;
+  storage::SeriesTable table;
+  ingest::StatsdIngester ingester(&table);
+  auto listener = StatsdDatagramListener::CreateUdp(ioc, "127.0.0.1:0", 1, 0, &ingester);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  (*listener)->Start();
+  const std::string& address = (*listener)->local_address();
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  const std::vector<size_t> sizes = {20, 1500, 2047, 2048, 2049, 2100, 4096, 30000, 65507};
+  std::vector<int> counters;
+  std::string datagram;
+  // Twice, sent back to back, so that some share a batch with smaller ones.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t size : sizes) {
+      const int lines = MakeDatagram(size, &datagram);
+      if (pass == 0) counters.push_back(lines);
+      ASSERT_EQ(datagram.size(), size);
+      ASSERT_EQ(sendto(fd, datagram.data(), datagram.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&to), sizeof(to)),
+                static_cast<ssize_t>(size));
+    }
+  }
+  close(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::vector<storage::MetricFamily> families;
+  while (std::chrono::steady_clock::now() < deadline) {
+    families.clear();
+    ingester.Collect(&families);
+    if (families.front().samples.front().value >= 2.0 * static_cast<double>(sizes.size())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(families.front().samples.front().value, 2.0 * static_cast<double>(sizes.size()));
+  table.Collect(&families);
+  (*listener)->Collect(&families);
+  EXPECT_EQ(SampleValue(families, "metricsgate_statsd_datagrams_truncated_total"), 0);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string size = std::to_string(sizes[i]);
+    EXPECT_EQ(SampleValue(families, "c_" + size), 2 * counters[i]) << size;
+    // The gauge's name is the last line's, up to its `:`: every byte of the datagram arrived.
+    MakeDatagram(sizes[i], &datagram);
+    const size_t last = datagram.rfind('\n') + 1;
+    const std::string gauge = datagram.substr(last, datagram.rfind(':') - last);
+    EXPECT_EQ(SampleValue(families, gauge), static_cast<double>(sizes[i])) << size;
+  }
+  (*listener)->Stop();
+}
+
 }  // namespace
 }  // namespace metricsgate::server
