@@ -411,11 +411,22 @@ absl::StatusOr<SeriesTable::Handle> SeriesTable::Create(Shard& shard, std::strin
   return Handle(series);
 }
 
+// The most series fresh_ lists: a scrape after more new series than this sorts them all.
+constexpr size_t kMaxFresh = 65536;
+
 void SeriesTable::Touch(Series& series) {
   // Release: a scrape that sees the series ready (acquire) sees the update before this.
   if (!series.ready.load(std::memory_order_relaxed) &&
       !series.ready.exchange(true, std::memory_order_acq_rel)) {
-    readied_.fetch_add(1, std::memory_order_release);  // after: see AddTo
+    // Listed and counted together, so the count tells where the series is in fresh_. The
+    // count after: see AddTo. Once per series: the lock is rare.
+    std::lock_guard lock(fresh_mu_);
+    if (fresh_.size() >= kMaxFresh) {  // long unscraped: the next scrape sorts everything
+      fresh_base_ += fresh_.size();
+      fresh_.clear();
+    }
+    fresh_.push_back(&series);
+    readied_.fetch_add(1, std::memory_order_release);
   }
   if (series.ttl_ms > 0) {
     series.last_update_ms.store(absl::ToUnixMillis(clock_()), std::memory_order_relaxed);
@@ -730,7 +741,37 @@ void SeriesTable::AddTo(Snapshot* out) const {
     out->SetSource(nullptr);
     return;
   }
-  ForEach(add);
+  // Series became ready since the order was learnt and none was removed: the order's series
+  // are all live still and go in its order, and only the series readied since (fresh_ from
+  // the order's count on) are sorted, then merged with them. So a scrape after a change sorts
+  // the few new series, not all (BENCHMARKS.md, 2026-12-05). One that became ready during the
+  // walk that learnt the order may be in it already and is added again: Sort() keeps the
+  // first of two equal keys.
+  std::vector<Series*> fresh;
+  bool incremental = false;
+  if (order != nullptr && order->generation == generation && order->readied < readied) {
+    std::lock_guard lock(fresh_mu_);
+    if (order->readied >= fresh_base_ && readied - fresh_base_ <= fresh_.size()) {
+      fresh.assign(fresh_.begin() + static_cast<ptrdiff_t>(order->readied - fresh_base_),
+                   fresh_.begin() + static_cast<ptrdiff_t>(readied - fresh_base_));
+      incremental = true;
+    }
+  }
+  if (incremental) {
+    const std::vector<Series*>& list = order->series;
+    out->BeginSorted();
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i + 16 < list.size()) {
+        __builtin_prefetch(list[i + 16]);
+        __builtin_prefetch(reinterpret_cast<const char*>(list[i + 16]) + 64);
+      }
+      add(*list[i]);
+    }
+    out->EndSorted();
+    for (Series* series : fresh) add(*series);
+  } else {
+    ForEach(add);
+  }
   out->SetSource(nullptr);
   out->OnSorted([this, readied, generation](std::span<const void* const> sources) {
     std::lock_guard lock(order_mu_);
@@ -749,6 +790,15 @@ void SeriesTable::AddTo(Snapshot* out) const {
     }
     learnt->readied = readied;
     learnt->generation = generation;
+    {
+      // The series readied before this order are in it: later scrapes need only the rest.
+      std::lock_guard fresh_lock(fresh_mu_);
+      if (readied > fresh_base_) {
+        const size_t known = std::min<size_t>(readied - fresh_base_, fresh_.size());
+        fresh_.erase(fresh_.begin(), fresh_.begin() + static_cast<ptrdiff_t>(known));
+        fresh_base_ += known;
+      }
+    }
     // With room to spare: growing it by exactly the few series added since would move (and
     // fault in) all of it on every scrape.
     if (learnt->series.capacity() < sources.size()) learnt->series.reserve(sources.size() * 5 / 4);

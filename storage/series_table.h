@@ -165,8 +165,9 @@ class SeriesTable {
 
   // Adds every series to `out`. Never blocks updates. The table learns the order of its series
   // from `out`'s Sort() (REQUIRES: the table outlives that call) and, while no series has been
-  // added or removed since, adds them in that order, declared sorted, so the next Sort() only
-  // merges: a steady store is scraped without sorting it again.
+  // removed since, adds them in that order, declared sorted, so the next Sort() only merges: a
+  // steady store is scraped without sorting it again, and after new series came (at most
+  // 65,536 between scrapes), only those are sorted.
   void AddTo(Snapshot* out) const;
 
   // Appends the table's own metrics (metricsgate_series).
@@ -256,6 +257,11 @@ class SeriesTable {
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
   std::atomic<uint64_t> readied_{0};   // series that have had their first update
+  // The series readied since the last order was learnt (ScrapeOrder): fresh_[i] was the
+  // (fresh_base_ + i)-th. Only read with a generation that matches, so its pointers are live.
+  mutable std::mutex fresh_mu_;
+  mutable std::vector<Series*> fresh_;  // guarded by fresh_mu_
+  mutable uint64_t fresh_base_ = 0;     // guarded by fresh_mu_
   std::atomic<size_t> own_helps_{0};   // names with a help other than kStatsdHelp
   // The series in the order the last full Sort() of AddTo()'s entries gave them, with the
   // readied_ and generation_ it holds for.

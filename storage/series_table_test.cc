@@ -273,6 +273,73 @@ TEST(SeriesTableTest, ScrapesReuseTheLearntOrderOnlyWhileNoSeriesCameOrWent) {
   EXPECT_EQ(fifth, reference6);
 }
 
+// After new series came (none went), a scrape sorts only them and merges them into the learnt
+// order; after more than the table lists between scrapes, it sorts everything again. Either
+// way the scrape equals one sorted from scratch.
+TEST(SeriesTableTest, ScrapesAfterNewSeriesSortOnlyThemAndAgreeWithAWholeSort) {
+  SeriesTable table;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(table.AddToCounter("m_" + std::to_string((i * 7919) % 2000), i).ok());
+  }
+  auto [first, reference] = ScrapeAndReference(table);
+  ASSERT_EQ(first, reference);
+  // A few: before all, after all, between two, and a label set of an existing name.
+  for (const std::string key : {"a_first", "z_last", "m_1000a", "m_5\xffk\xfev"}) {
+    ASSERT_TRUE(table.AddToCounter(key, 7).ok());
+  }
+  auto [second, reference2] = ScrapeAndReference(table);
+  EXPECT_EQ(second, reference2);
+  EXPECT_EQ(std::count(second.begin(), second.end(), '\n'), 2004);
+  EXPECT_TRUE(second.starts_with("a_first=7"));
+  // New ones again, twice in a row, with a scrape between them.
+  ASSERT_TRUE(table.AddToCounter("m_1000b", 1).ok());
+  auto [third, reference3] = ScrapeAndReference(table);
+  EXPECT_EQ(third, reference3);
+  ASSERT_TRUE(table.AddToCounter("m_1000c", 1).ok());
+  auto [fourth, reference4] = ScrapeAndReference(table);
+  EXPECT_EQ(fourth, reference4);
+  EXPECT_EQ(std::count(fourth.begin(), fourth.end(), '\n'), 2006);
+  // More new series than the table lists (65,536) between two scrapes.
+  for (int i = 0; i < 70000; ++i) ASSERT_TRUE(table.AddToCounter("n_" + std::to_string(i), 1).ok());
+  auto [fifth, reference5] = ScrapeAndReference(table);
+  EXPECT_EQ(fifth, reference5);
+  EXPECT_EQ(std::count(fifth.begin(), fifth.end(), '\n'), 72006);
+  ASSERT_TRUE(table.AddToCounter("n_35000a", 1).ok());
+  auto [sixth, reference6] = ScrapeAndReference(table);
+  EXPECT_EQ(sixth, reference6);
+}
+
+// Scrapes while a writer keeps creating series: each is sorted, holds no key twice, and holds
+// every series created before it began.
+TEST(SeriesTableTest, ScrapesDuringCreationHoldEverySeriesOnce) {
+  SeriesTable table;
+  std::atomic<int> created{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 20000; ++i) {
+      ASSERT_TRUE(table.AddToCounter("s_" + std::to_string((i * 7919) % 20000), 1).ok());
+      created.store(i + 1, std::memory_order_release);
+    }
+  });
+  int bad = 0, missing = 0, scrapes = 0;
+  for (bool done = false; !done;) {
+    done = created.load(std::memory_order_acquire) == 20000;
+    const int before = created.load(std::memory_order_acquire);
+    Snapshot snapshot;
+    table.AddTo(&snapshot);
+    snapshot.Sort();
+    const auto& entries = snapshot.entries();
+    for (size_t i = 1; i < entries.size(); ++i) {
+      if (!(entries[i - 1].Key() < entries[i].Key())) ++bad;
+    }
+    if (static_cast<int>(entries.size()) < before) ++missing;
+    ++scrapes;
+  }
+  writer.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(missing, 0);
+  EXPECT_GT(scrapes, 1);
+}
+
 // Scrapes (learning and reusing the order) while writers create series and the sweeper
 // removes them: every scrape is sorted and holds no series twice.
 TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
