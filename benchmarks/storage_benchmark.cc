@@ -9,12 +9,15 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "base/string_hash.h"
 #include "benchmark/benchmark.h"
 #include "export/exposition.h"
@@ -206,12 +209,21 @@ void FillCounters(storage::SeriesTable& table, int n, bool labelled) {
 
 // A whole scrape on one core: snapshot the store, sort, and render every piece of the body
 // (as the server streams it; the pieces are not kept). Reports the body's bytes. A steady
-// store is scraped in the order the table learnt at the first scrape; `cold` adds a series
-// before each scrape (outside the timing), so every scrape merges a new series into that order
-// (a whole sort: BM_Scrape_Text_First, BM_Scrape_SortOnly).
-void Scrape(benchmark::State& state, bool labelled, exporter::Format format, bool cold = false) {
+// store is scraped in the order the table learnt at the first scrape. Before each scrape
+// (outside the timing), kNewSeries adds a series, so every scrape merges a new series into that
+// order; kExpiry also lets the one added before it expire (TTL), so one series of the learnt
+// order is gone too (a whole sort: BM_Scrape_Text_First, BM_Scrape_SortOnly).
+enum class Change { kNone, kNewSeries, kExpiry };
+void Scrape(benchmark::State& state, bool labelled, exporter::Format format,
+            Change change = Change::kNone) {
   const int n = static_cast<int>(state.range(0));
-  storage::SeriesTable table(static_cast<size_t>(n) + 100000);
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  storage::SeriesTable table(static_cast<size_t>(n) + 100000,
+                             [&] { return absl::FromUnixMillis(now_ms.load()); });
+  const storage::SeriesOptions ttl{.help = "",
+                                   .buckets = nullptr,
+                                   .summary = nullptr,
+                                   .ttl = std::chrono::milliseconds(1)};
   FillCounters(table, n, labelled);
   size_t bytes = 0;
   std::string piece;
@@ -224,9 +236,15 @@ void Scrape(benchmark::State& state, bool labelled, exporter::Format format, boo
     snapshot->Sort();
   }
   for (auto _ : state) {
-    if (cold) {
+    if (change != Change::kNone) {
       state.PauseTiming();
-      (void)table.AddToCounter("cold_" + std::to_string(added++), 1);
+      if (change == Change::kExpiry) {
+        now_ms.fetch_add(1);
+        (void)table.Expire();  // the series added before the last scrape
+        (void)table.AddToCounter("ttl_" + std::to_string(added++), 1, ttl);
+      } else {
+        (void)table.AddToCounter("cold_" + std::to_string(added++), 1);
+      }
       state.ResumeTiming();
     }
     auto snapshot = std::make_shared<storage::Snapshot>();
@@ -249,12 +267,17 @@ void BM_Scrape_Text(benchmark::State& state) { Scrape(state, true, exporter::For
 BENCHMARK(BM_Scrape_Text)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 void BM_Scrape_Text_Cold(benchmark::State& state) {
-  Scrape(state, true, exporter::Format::kText, /*cold=*/true);
+  Scrape(state, true, exporter::Format::kText, Change::kNewSeries);
 }
 BENCHMARK(BM_Scrape_Text_Cold)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
+void BM_Scrape_Text_AfterExpiry(benchmark::State& state) {
+  Scrape(state, true, exporter::Format::kText, Change::kExpiry);
+}
+BENCHMARK(BM_Scrape_Text_AfterExpiry)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
 void BM_Scrape_Text_DistinctNames_Cold(benchmark::State& state) {
-  Scrape(state, false, exporter::Format::kText, /*cold=*/true);
+  Scrape(state, false, exporter::Format::kText, Change::kNewSeries);
 }
 BENCHMARK(BM_Scrape_Text_DistinctNames_Cold)->Arg(1000000)->Unit(benchmark::kMillisecond);
 

@@ -164,8 +164,8 @@ class SeriesTable {
   void Collect(std::vector<MetricFamily>* out) const;
 
   // Adds every series to `out`. Never blocks updates. The table learns the order of its series
-  // from `out`'s Sort() (REQUIRES: the table outlives that call) and, while no series has been
-  // removed since, adds them in that order, declared sorted, so the next Sort() only merges: a
+  // from `out`'s Sort() (REQUIRES: the table outlives that call) and adds them in that order
+  // (less those Expire() removed since), declared sorted, so the next Sort() only merges: a
   // steady store is scraped without sorting it again, and after new series came (at most
   // 65,536 between scrapes), only those are sorted.
   void AddTo(Snapshot* out) const;
@@ -258,7 +258,8 @@ class SeriesTable {
   std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
   std::atomic<uint64_t> readied_{0};   // series that have had their first update
   // The series readied since the last order was learnt (ScrapeOrder): fresh_[i] was the
-  // (fresh_base_ + i)-th. Only read with a generation that matches, so its pointers are live.
+  // (fresh_base_ + i)-th, null once removed. Only read with a generation that matches, so its
+  // pointers are live.
   mutable std::mutex fresh_mu_;
   mutable std::vector<Series*> fresh_;  // guarded by fresh_mu_
   mutable uint64_t fresh_base_ = 0;     // guarded by fresh_mu_
@@ -270,6 +271,7 @@ class SeriesTable {
     uint64_t generation = 0;
     std::vector<Series*> series;
   };
+  void ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation);
   mutable std::mutex order_mu_;
   mutable std::shared_ptr<const ScrapeOrder> order_;  // guarded by order_mu_
 };

@@ -271,6 +271,19 @@ TEST(SeriesTableTest, ScrapesReuseTheLearntOrderOnlyWhileNoSeriesCameOrWent) {
   EXPECT_EQ(std::count(fourth.begin(), fourth.end(), '\n'), 3001 - 30);
   auto [fifth, reference6] = ScrapeAndReference(table);
   EXPECT_EQ(fifth, reference6);
+  // Series come after an expiry, and more expire: each scrape still equals a whole sort.
+  ASSERT_TRUE(table.AddToCounter("c_2\xffk\xfev2a", 3, ttl).ok());
+  ASSERT_TRUE(table.AddToCounter("c_0\xffk\xfev0a", 4).ok());
+  auto [sixth, reference7] = ScrapeAndReference(table);
+  EXPECT_EQ(sixth, reference7);
+  EXPECT_EQ(std::count(sixth.begin(), sixth.end(), '\n'), 3001 - 30 + 2);
+  now_ms.fetch_add(1000);
+  EXPECT_EQ(table.Expire(), 1u);  // c_2...v2a
+  ASSERT_TRUE(table.AddToCounter("c_3\xffk\xfev3a", 5).ok());
+  auto [seventh, reference8] = ScrapeAndReference(table);
+  EXPECT_EQ(seventh, reference8);
+  EXPECT_EQ(std::count(seventh.begin(), seventh.end(), '\n'), 3001 - 30 + 2);
+  EXPECT_EQ(seventh.find("v2a"), std::string::npos);
 }
 
 // After new series came (none went), a scrape sorts only them and merges them into the learnt
