@@ -207,6 +207,23 @@ void FillCounters(storage::SeriesTable& table, int n, bool labelled) {
   }
 }
 
+// One scrape of `table`: snapshot, sort, and render every piece into `piece` (not kept, as the
+// server streams them); returns the body's bytes.
+size_t ScrapeOnce(const storage::SeriesTable& table, exporter::Format format, std::string* piece) {
+  auto snapshot = std::make_shared<storage::Snapshot>();
+  table.AddTo(snapshot.get());
+  snapshot->Sort();
+  exporter::Renderer renderer(std::move(snapshot), format);
+  size_t bytes = 0;
+  for (;;) {
+    piece->clear();
+    if (!renderer.Next(piece)) break;
+    bytes += piece->size();
+    benchmark::DoNotOptimize(piece->data());
+  }
+  return bytes;
+}
+
 // A whole scrape on one core: snapshot the store, sort, and render every piece of the body
 // (as the server streams it; the pieces are not kept). Reports the body's bytes. A steady
 // store is scraped in the order the table learnt at the first scrape. Before each scrape
@@ -247,17 +264,7 @@ void Scrape(benchmark::State& state, bool labelled, exporter::Format format,
       }
       state.ResumeTiming();
     }
-    auto snapshot = std::make_shared<storage::Snapshot>();
-    table.AddTo(snapshot.get());
-    snapshot->Sort();
-    exporter::Renderer renderer(std::move(snapshot), format);
-    bytes = 0;
-    for (;;) {
-      piece.clear();
-      if (!renderer.Next(&piece)) break;
-      bytes += piece.size();
-      benchmark::DoNotOptimize(piece.data());
-    }
+    bytes = ScrapeOnce(table, format, &piece);
   }
   state.counters["bytes"] = static_cast<double>(bytes);
   state.SetItemsProcessed(state.iterations() * n);
@@ -354,17 +361,7 @@ void BM_Scrape_Text_First(benchmark::State& state) {
     auto table = std::make_unique<storage::SeriesTable>(static_cast<size_t>(n));
     FillCounters(*table, n, true);
     state.ResumeTiming();
-    auto snapshot = std::make_shared<storage::Snapshot>();
-    table->AddTo(snapshot.get());
-    snapshot->Sort();
-    exporter::Renderer renderer(std::move(snapshot), exporter::Format::kText);
-    bytes = 0;
-    for (;;) {
-      piece.clear();
-      if (!renderer.Next(&piece)) break;
-      bytes += piece.size();
-      benchmark::DoNotOptimize(piece.data());
-    }
+    bytes = ScrapeOnce(*table, exporter::Format::kText, &piece);
     state.PauseTiming();
     table.reset();
     state.ResumeTiming();

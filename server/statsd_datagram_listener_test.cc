@@ -28,6 +28,15 @@ double SampleValue(const std::vector<storage::MetricFamily>& families, std::stri
   return -1;
 }
 
+// The IPv4 loopback address of a listener bound to `address` ("127.0.0.1:PORT").
+sockaddr_in LoopbackTo(const std::string& address) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  return to;
+}
+
 // Sends kRounds rounds of one datagram from each of kSenders sockets (so the kernel spreads
 // them over the listener's sockets), sender i's gauge `order_i` set to the round's number,
 // pausing 1 ms between rounds so the busy windows of the receive threads (10 ms) pass.
@@ -40,11 +49,7 @@ void SendAndCheck(StatsdReceiveThreads threads, uint64_t* helper_turns) {
   auto listener = StatsdDatagramListener::CreateUdp(ioc, "127.0.0.1:0", 4, 0, &ingester, threads);
   ASSERT_TRUE(listener.ok()) << listener.status();
   (*listener)->Start();
-  const std::string& address = (*listener)->local_address();
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const sockaddr_in to = LoopbackTo((*listener)->local_address());
   std::vector<int> senders;
   for (int i = 0; i < kSenders; ++i) senders.push_back(socket(AF_INET, SOCK_DGRAM, 0));
   for (int round = 1; round <= kRounds; ++round) {
@@ -115,8 +120,8 @@ int MakeDatagram(size_t size, std::string* datagram) {
   return counters;
 }
 
-// Datagrams around the receive slot's size (2 KiB) and up to the largest UDP payload: each is
-// received whole, its lines straddling the slot's end included, and none is counted truncated.
+// Datagrams from 20 bytes to the largest UDP payload (65,507), a few around 2 KiB: each is
+// received whole, up to its last line, and none is counted truncated.
 TEST(StatsdDatagramListenerTest, DatagramsOfEverySizeArriveWhole) {
   boost::asio::io_context ioc;
   storage::SeriesTable table;
@@ -124,11 +129,7 @@ TEST(StatsdDatagramListenerTest, DatagramsOfEverySizeArriveWhole) {
   auto listener = StatsdDatagramListener::CreateUdp(ioc, "127.0.0.1:0", 1, 0, &ingester);
   ASSERT_TRUE(listener.ok()) << listener.status();
   (*listener)->Start();
-  const std::string& address = (*listener)->local_address();
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const sockaddr_in to = LoopbackTo((*listener)->local_address());
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   const std::vector<size_t> sizes = {20, 1500, 2047, 2048, 2049, 2100, 4096, 30000, 65507};
   std::vector<int> counters;

@@ -756,10 +756,8 @@ void SeriesTable::AddTo(Snapshot* out) const {
         return;
     }
   };
-  if (order != nullptr && order->readied == readied && order->generation == generation) {
-    // No series became ready or was removed since the order was learnt: its pointers are all
-    // live (a removal bumps the generation before it retires the series, and this section
-    // holds them), and adding the series in that order spares Sort() the work.
+  // The learnt order's series, in that order, declared sorted.
+  const auto add_in_order = [&] {
     const std::vector<Series*>& list = order->series;
     out->BeginSorted();
     for (size_t i = 0; i < list.size(); ++i) {
@@ -770,6 +768,12 @@ void SeriesTable::AddTo(Snapshot* out) const {
       add(*list[i]);
     }
     out->EndSorted();
+  };
+  if (order != nullptr && order->readied == readied && order->generation == generation) {
+    // No series became ready or was removed since the order was learnt: its pointers are all
+    // live (a removal bumps the generation before it retires the series, and this section
+    // holds them), and adding the series in that order spares Sort() the work.
+    add_in_order();
     out->SetSource(nullptr);
     return;
   }
@@ -790,16 +794,7 @@ void SeriesTable::AddTo(Snapshot* out) const {
     }
   }
   if (incremental) {
-    const std::vector<Series*>& list = order->series;
-    out->BeginSorted();
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i + 16 < list.size()) {
-        __builtin_prefetch(list[i + 16]);
-        __builtin_prefetch(reinterpret_cast<const char*>(list[i + 16]) + 64);
-      }
-      add(*list[i]);
-    }
-    out->EndSorted();
+    add_in_order();
     for (Series* series : fresh) {
       if (series != nullptr) add(*series);  // null: removed since it came
     }
