@@ -237,10 +237,8 @@ void Scrape(benchmark::State& state, bool labelled, exporter::Format format,
   std::atomic<int64_t> now_ms{1'000'000'000};
   storage::SeriesTable table(static_cast<size_t>(n) + 100000,
                              [&] { return absl::FromUnixMillis(now_ms.load()); });
-  const storage::SeriesOptions ttl{.help = "",
-                                   .buckets = nullptr,
-                                   .summary = nullptr,
-                                   .ttl = std::chrono::milliseconds(1)};
+  const storage::SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(1)};
   FillCounters(table, n, labelled);
   size_t bytes = 0;
   std::string piece;
@@ -369,7 +367,11 @@ void BM_Scrape_Text_First(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(bytes);
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_Scrape_Text_First)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Scrape_Text_First)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 }  // namespace
 }  // namespace metricsgate

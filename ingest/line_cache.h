@@ -137,8 +137,7 @@ class LineCache {
   }
 
   // REQUIRES: `key` is not in the cache. `hint`: what Candidate() returns for it.
-  Value* Insert(const LineKey& parts, size_t hash, const Value& value,
-                const void* hint = nullptr) {
+  Value* Insert(const LineKey& parts, size_t hash, const Value& value, const void* hint = nullptr) {
     std::string key;
     key.reserve(parts.size());
     key.push_back(parts.type);

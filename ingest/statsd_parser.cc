@@ -186,8 +186,7 @@ const char* FindNameEnd(const char* cur, const char* const end) {
     const std::string_view field(field_start, cur - field_start);
     if (!have_rate && !*have_tags && field.size() > 1 && field[0] == '@' &&
         field.find(':') == npos) {
-      if (!ParseStatsdNumber(field.substr(1), &sample->sample_rate) ||
-          !(sample->sample_rate > 0)) {
+      if (!ParseStatsdNumber(field.substr(1), &sample->sample_rate) || !(sample->sample_rate > 0)) {
         return false;
       }
       have_rate = true;

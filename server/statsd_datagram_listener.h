@@ -6,13 +6,14 @@
 // every datagram). Each drains a socket with recvmmsg(2) in batches, walking only the
 // messages received, and hands the batch to the ingester in one call; while datagrams keep
 // coming it pauses between drains so each wakeup takes a batch (as long as the receive buffer
-// can hold what arrives meanwhile, 50 us to 1 ms), and it waits in poll(2) while idle. The first thread leads: it drains every socket itself while it can, because two
-// threads on half the load each cost far more CPU per metric than one on all of it (wakeups,
-// and cache lines of shared series moving between cores; BENCHMARKS.md). When the lead is
-// busy over 60% of the time it wakes a helper, which takes over its own socket until the lead
-// and the helpers together are busy less than half the time. One thread at a time drains a
-// socket, so one sender's datagrams are handled in order. Datagrams are never truncated (64 KiB
-// buffers). The socket's receive buffer is as large as the kernel allows (net.core.rmem_max) unless
+// can hold what arrives meanwhile, 50 us to 1 ms), and it waits in poll(2) while idle. The first
+// thread leads: it drains every socket itself while it can, because two threads on half the load
+// each cost far more CPU per metric than one on all of it (wakeups, and cache lines of shared
+// series moving between cores; BENCHMARKS.md). When the lead is busy over 60% of the time it wakes
+// a helper, which takes over its own socket until the lead and the helpers together are busy less
+// than half the time. One thread at a time drains a socket, so one sender's datagrams are handled
+// in order. Datagrams are never truncated (64 KiB buffers). The socket's receive buffer is as large
+// as the kernel allows (net.core.rmem_max) unless
 // --statsd.read-buffer says otherwise, and for UDP the kernel's own drop count of each socket
 // (SO_MEMINFO) is read whenever metrics are collected and exported as
 // metricsgate_statsd_udp_kernel_drops_total, so a lossless run can be proved.

@@ -263,7 +263,7 @@ class SeriesTable {
   mutable std::mutex fresh_mu_;
   mutable std::vector<Series*> fresh_;  // guarded by fresh_mu_
   mutable uint64_t fresh_base_ = 0;     // guarded by fresh_mu_
-  std::atomic<size_t> own_helps_{0};   // names with a help other than kStatsdHelp
+  std::atomic<size_t> own_helps_{0};    // names with a help other than kStatsdHelp
   // The series in the order the last full Sort() of AddTo()'s entries gave them, with the
   // readied_ and generation_ it holds for.
   struct ScrapeOrder {
