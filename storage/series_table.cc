@@ -541,26 +541,23 @@ void SeriesTable::ForEach(Fn&& fn) const {
 }
 
 // Takes `removed` out of the learnt order, if it was learnt at `generation` (the one before
-// their removal), and of fresh_: so the next scrape merges as after any change, instead of
+// their removal), and out of fresh_: so the next scrape merges as after any change, instead of
 // sorting everything again. A new order, as scrapes may be reading the old one. Before the
-// series are retired, so no pointer here outlives its series.
+// series are retired, so no pointer here outlives its series. The locks in OnSorted's order.
 void SeriesTable::ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation) {
-  const absl::flat_hash_set<const Series*> gone(removed.begin(), removed.end());
-  {
-    std::lock_guard lock(fresh_mu_);
-    for (Series* series : removed) series->removed = true;
-    for (Series*& series : fresh_) {
-      if (series != nullptr && gone.contains(series)) series = nullptr;
-    }
+  std::lock_guard order_lock(order_mu_);
+  std::lock_guard fresh_lock(fresh_mu_);
+  for (Series* series : removed) series->removed = true;
+  for (Series*& series : fresh_) {
+    if (series != nullptr && series->removed) series = nullptr;
   }
-  std::lock_guard lock(order_mu_);
   if (order_ == nullptr || order_->generation != generation) return;
   auto kept = std::make_shared<ScrapeOrder>();
   kept->readied = order_->readied;
   kept->generation = generation + 1;
   kept->series.reserve(order_->series.capacity());
   for (Series* series : order_->series) {
-    if (!gone.contains(series)) kept->series.push_back(series);
+    if (!series->removed) kept->series.push_back(series);
   }
   order_ = std::move(kept);
 }
