@@ -10,7 +10,8 @@
 namespace metricsgate::storage {
 namespace {
 
-constexpr size_t kBlockSize = size_t{1} << 20;
+// The key arena grows in blocks of whole huge pages (base/huge_pages.h).
+constexpr size_t kBlockSize = kHugePageSize;
 
 constexpr char kLabelStart = '\xff';
 constexpr char kValueStart = '\xfe';
@@ -202,17 +203,25 @@ void SortItems(Item* begin, Item* end, size_t depth, Item* scratch, int level) {
 std::string_view Snapshot::Entry::Name() const { return SeriesKeyName(Key()); }
 
 struct Snapshot::Buffers {
-  std::vector<Entry> entries;
-  std::vector<const void*> sources;  // one per entry
-  std::vector<Entry> sorted;         // Sort()'s output, swapped with entries
-  std::vector<const void*> sorted_sources;
-  std::vector<double> data;
-  std::vector<Item> items, scratch;
-  std::vector<std::unique_ptr<char[]>> blocks;  // the key arena, kBlockSize each or larger
+  // Each of these reaches megabytes in a large scrape: in huge pages (base/huge_pages.h).
+  LargeVector<Entry> entries;
+  LargeVector<const void*> sources;  // one per entry
+  LargeVector<Entry> sorted;         // Sort()'s output, swapped with entries
+  LargeVector<const void*> sorted_sources;
+  LargeVector<double> data;
+  LargeVector<Item> items, scratch;
+  std::vector<char*> blocks;  // the key arena, kBlockSize each or larger (AllocateLarge)
   std::vector<size_t> block_sizes;
   size_t block = 0;  // the block being filled
   char* pos = nullptr;
   size_t left = 0;
+
+  Buffers() = default;
+  Buffers(const Buffers&) = delete;
+  Buffers& operator=(const Buffers&) = delete;
+  ~Buffers() {
+    for (size_t i = 0; i < blocks.size(); ++i) FreeLarge(blocks[i], block_sizes[i]);
+  }
 
   void Clear() {
     entries.clear();
@@ -221,7 +230,7 @@ struct Snapshot::Buffers {
     sorted_sources.clear();
     data.clear();
     block = 0;
-    pos = blocks.empty() ? nullptr : blocks[0].get();
+    pos = blocks.empty() ? nullptr : blocks[0];
     left = blocks.empty() ? 0 : block_sizes[0];
   }
 };
@@ -255,6 +264,13 @@ Snapshot::~Snapshot() {
   }
 }
 
+void Snapshot::ReleasePooledBuffers() {
+  std::unique_ptr<Buffers> kept;
+  std::lock_guard lock(pool_mu);
+  kept.reset(pool);
+  pool = nullptr;
+}
+
 uint32_t Snapshot::AddHelp(std::string_view help) {
   auto it = help_index_.find(help);
   if (it != help_index_.end()) return it->second;
@@ -273,11 +289,13 @@ char* Snapshot::Allocate(size_t size) {
       ++b.block;  // a kept block
     } else {
       const size_t bytes = std::max(size, kBlockSize);
-      b.blocks.push_back(std::make_unique<char[]>(bytes));
+      b.blocks.reserve(b.blocks.size() + 1);  // so that neither push_back below can throw
+      b.block_sizes.reserve(b.block_sizes.size() + 1);
+      b.blocks.push_back(static_cast<char*>(AllocateLarge(bytes)));
       b.block_sizes.push_back(bytes);
       b.block = b.blocks.size() - 1;
     }
-    b.pos = b.blocks[b.block].get();
+    b.pos = b.blocks[b.block];
     b.left = b.block_sizes[b.block];
   }
   char* out = b.pos;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/huge_pages.h"
 #include "storage/metric_family.h"
 
 namespace metricsgate::storage {
@@ -81,6 +82,9 @@ class Snapshot {
   ~Snapshot();
   Snapshot(Snapshot&&) noexcept;
   Snapshot& operator=(Snapshot&&) noexcept;
+  // Frees the kept buffers, so the next snapshot starts in fresh memory as a process's first
+  // does (benchmarks measure that first scrape with it).
+  static void ReleasePooledBuffers();
 
   // Interns a help text; returns its index. Index 0 is always "".
   uint32_t AddHelp(std::string_view help);
@@ -122,7 +126,7 @@ class Snapshot {
   // Orders entries and drops duplicate keys (see the header comment).
   void Sort();
 
-  const std::vector<Entry>& entries() const { return *entries_; }
+  std::span<const Entry> entries() const { return *entries_; }
   std::string_view help(uint32_t index) const { return helps_[index]; }
   HistogramView Histogram(const Entry& entry) const;
   SummaryView Summary(const Entry& entry) const;
@@ -134,8 +138,10 @@ class Snapshot {
   char* Allocate(size_t size);
 
   std::unique_ptr<Buffers> buffers_;
-  std::vector<Entry>* entries_;  // in buffers_
-  std::vector<double>* data_;    // in buffers_
+  template <typename T>
+  using LargeVector = std::vector<T, LargeAllocator<T>>;  // see base/huge_pages.h
+  LargeVector<Entry>* entries_;                           // in buffers_
+  LargeVector<double>* data_;                             // in buffers_
   const void* source_ = nullptr;
   std::vector<double> bounds_scratch_, values_scratch_;  // AddSample's
   size_t sorted_begin_ = 0, sorted_end_ = 0;             // the run declared sorted, if not empty

@@ -1,6 +1,7 @@
 #include "storage/snapshot.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -197,6 +198,50 @@ TEST(SnapshotTest, KeysOutliveTheirSourceAndManyBlocks) {
   EXPECT_EQ(snapshot.entries().front().Key(), "series_with_a_fairly_long_name_0");
   EXPECT_EQ(snapshot.entries().back().Key(), "series_with_a_fairly_long_name_99999");
   EXPECT_EQ(snapshot.AddHelp(""), 0u);
+}
+
+// Fills a snapshot with n counters, added in reverse order, and sorts it.
+void FillReversed(Snapshot* snapshot, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    char key[32];
+    snprintf(key, sizeof key, "s_%07d", i);
+    snapshot->AddScalar(snapshot->CopyKey(key), MetricType::kCounter, 0, i);
+  }
+  snapshot->Sort();
+}
+
+TEST(SnapshotTest, ANewSnapshotReusesTheLastOnesMemoryAndNoneOfItsEntries) {
+  constexpr int kSeries = 200000;  // entries and keys of several megabytes: huge-page blocks
+  const Snapshot::Entry* first_entries = nullptr;
+  {
+    Snapshot snapshot;
+    FillReversed(&snapshot, kSeries);
+    first_entries = snapshot.entries().data();
+    ASSERT_EQ(snapshot.entries().size(), size_t{kSeries});
+    EXPECT_EQ(snapshot.entries()[12345].Key(), "s_0012345");
+  }
+  {
+    Snapshot snapshot;
+    EXPECT_TRUE(snapshot.entries().empty());
+    snapshot.AddScalar(snapshot.CopyKey("b"), MetricType::kGauge, 0, 2);
+    snapshot.AddScalar(snapshot.CopyKey("a"), MetricType::kGauge, 0, 1);
+    EXPECT_EQ(snapshot.entries().data(), first_entries);  // the same array, cleared
+    snapshot.Sort();
+    ASSERT_EQ(snapshot.entries().size(), 2u);
+    EXPECT_EQ(snapshot.entries()[0].Key(), "a");
+    EXPECT_EQ(snapshot.entries()[0].value, 1);
+    EXPECT_EQ(snapshot.entries()[1].Key(), "b");
+  }
+  // After the kept memory is freed, a snapshot starts from nothing and works the same.
+  Snapshot::ReleasePooledBuffers();
+  Snapshot::ReleasePooledBuffers();  // nothing kept: a no-op
+  Snapshot snapshot;
+  EXPECT_TRUE(snapshot.entries().empty());
+  FillReversed(&snapshot, kSeries);
+  ASSERT_EQ(snapshot.entries().size(), size_t{kSeries});
+  EXPECT_EQ(snapshot.entries().front().Key(), "s_0000000");
+  EXPECT_EQ(snapshot.entries().back().Key(), "s_0199999");
+  EXPECT_EQ(snapshot.entries()[777].value, 777);
 }
 
 }  // namespace
