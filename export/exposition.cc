@@ -241,7 +241,11 @@ bool Renderer::Next(std::string* out, size_t chunk_size) {
     }
     const Snapshot::Entry& entry = entries[next_];
     // Keys lie in the order the store gave them, not in this one: ask for them ahead.
-    if (next_ + 32 < entries.size()) __builtin_prefetch(entries[next_ + 32].key);
+    if (next_ + 32 < entries.size()) {
+      const Snapshot::Entry& ahead = entries[next_ + 32];
+      __builtin_prefetch(ahead.key);
+      __builtin_prefetch(ahead.key + ahead.key_size - 1);
+    }
     if (next_ == 0 || !InFamily(entry, family_)) {
       family_ = entry.Name();
       RenderFamilyHeader(next_, out);

@@ -410,8 +410,9 @@ void Snapshot::Sort() {
   // The run declared sorted stays as it is; the other entries are sorted, then both merged.
   const size_t run_begin = sorted_begin_, run_end = std::max(sorted_begin_, sorted_end_);
   const size_t others = n - (run_end - run_begin);
-  b.items.resize(others);
-  b.scratch.resize(others);
+  // Every item is written below and scratch before it is read: grow them, never clear them.
+  if (b.items.size() < others) b.items.resize(others);
+  if (b.scratch.size() < others) b.scratch.resize(others);
   for (size_t i = 0, k = 0; i < n; ++i) {
     if (i < run_begin || i >= run_end) {
       const Entry& e = b.entries[i];
