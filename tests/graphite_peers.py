@@ -219,9 +219,10 @@ WHISPER_AUTOFLUSH = True
         self.proc = None
 
     def fetch(self, name, since, until):
-        """{timestamp: value} in [since, until] of the metric's whisper file, empty if it does not exist yet. A
-        tagged name (`name;k=v`) is found where carbon 1.1 stores it: under _tagged/, by the
-        SHA-256 of the name (TAG_HASH_FILENAMES)."""
+        """{timestamp: value} in [since, until] of the metric's whisper file, empty if it does not
+        exist yet (or carbon is still writing its header). A tagged name (`name;k=v`) is found
+        where carbon 1.1 stores it: under _tagged/, by the SHA-256 of the name
+        (TAG_HASH_FILENAMES)."""
         import hashlib
         import whisper
         if ";" in name:
@@ -232,7 +233,13 @@ WHISPER_AUTOFLUSH = True
         if not os.path.exists(path):
             return {}
         # whisper.fetch starts at the first step after its `fromTime`.
-        (start, _, step), values = whisper.fetch(path, since - 1, until + 1)
+        try:
+            (start, _, step), values = whisper.fetch(path, since - 1, until + 1)
+        except whisper.CorruptWhisperFile:
+            # carbon-cache creates the file and then writes its header: a read in between finds
+            # it short. Not there yet, as for a missing file; one that stays short never shows
+            # the values a caller waits for.
+            return {}
         return {start + i * step: v for i, v in enumerate(values) if v is not None}
 
     def __enter__(self):
