@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -149,6 +150,42 @@ TEST(SnapshotTest, MergesARunDeclaredSortedWithTheRest) {
   EXPECT_THAT(values, ElementsAre(2, 3, 3, 2, 2, 3, 2, 1));
   EXPECT_THAT(sources,
               ElementsAre(&marker, nullptr, nullptr, &marker, &marker, nullptr, &marker, nullptr));
+}
+
+// The same at scale: 80,000 entries besides the run, many of them equal to keys of the run or
+// to each other, some added before the run: the order and the first added of equal keys.
+TEST(SnapshotTest, MergesARunDeclaredSortedWithManyOthers) {
+  std::mt19937 rng(5);
+  const auto key = [](int i) {
+    char text[32];
+    snprintf(text, sizeof text, "k%06d", i);
+    return std::string(text);
+  };
+  Snapshot snapshot;
+  std::map<std::string, double> expected;  // key -> value of the first added
+  const auto add = [&](int i, double value) {
+    const std::string k = key(i);
+    snapshot.AddScalar(snapshot.CopyKey(k), MetricType::kGauge, 0, value);
+    expected.emplace(k, value);
+  };
+  for (int i = 0; i < 500; ++i) add(static_cast<int>(rng() % 200000), 1);  // before the run
+  snapshot.BeginSorted();
+  std::vector<int> run;
+  for (int i = 0; i < 5000; ++i) run.push_back(static_cast<int>(rng() % 200000));
+  std::sort(run.begin(), run.end());
+  run.erase(std::unique(run.begin(), run.end()), run.end());
+  for (int i : run) add(i, 2);
+  snapshot.EndSorted();
+  for (int i = 0; i < 80000; ++i) add(static_cast<int>(rng() % 200000), 3);
+  snapshot.Sort();
+  ASSERT_EQ(snapshot.entries().size(), expected.size());
+  size_t i = 0;
+  for (const auto& [k, value] : expected) {
+    const auto& entry = snapshot.entries()[i];
+    ASSERT_EQ(entry.Key(), k) << i;
+    ASSERT_EQ(entry.value, value) << k;
+    ++i;
+  }
 }
 
 TEST(SnapshotTest, HistogramsAndSummariesReadBackAsAdded) {
