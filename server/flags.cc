@@ -256,6 +256,11 @@ const std::vector<FlagDef>& Flags() {
        [](std::string_view v, Config* c) {
          return ParseCount(v, uint64_t{1} << 40, "series", &c->storage_max_series);
        }},
+      {"storage.sort-ahead", "true",
+       "Sort the store's series in the background, within a second of many new ones (4,096 "
+       "and 1/16 of the store), so the next scrape only merges them in; false leaves every "
+       "sort to the scrape.",
+       [](std::string_view v, Config* c) { return ParseBool(v, &c->storage_sort_ahead); }, true},
       {"web.enable-admin-api", "false",
        "Enable the admin API: PUT /api/v1/admin/wipe deletes every pushed group.",
        [](std::string_view v, Config* c) { return ParseBool(v, &c->web_enable_admin_api); }, true},

@@ -29,6 +29,7 @@ struct Config {
   std::string statsd_mapping_config;        // a statsd_exporter mapping file; "" for none
   std::chrono::milliseconds statsd_ttl{0};  // series' TTL unless a mapping rule sets one; 0: never
   size_t storage_max_series = 1'000'000;
+  bool storage_sort_ahead = true;  // a background thread sorts bursts of new series
   std::chrono::milliseconds flush_interval{10000};
   log::Level log_level = log::Level::kInfo;
   // Pushgateway's.

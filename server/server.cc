@@ -91,6 +91,32 @@ struct Server::Parts {
   int64_t last_flush_s = 0;  // the last flush's timestamp; 0 before the first
   exporter::FlushSelfMetrics self;
 
+  // The sorter: once a second, sorts the store when many series are out of the order the last
+  // sort learnt (SeriesTable::SortAheadIfDue), so a scrape after a burst of new series does
+  // not do that work on the I/O thread that serves it. Off with --storage.sort-ahead=false.
+  std::thread sorter;
+  std::mutex sorter_mu;
+  std::condition_variable sorter_cv;
+  bool sorter_stop = false;  // guarded by sorter_mu
+
+  void SortLoop() {
+    std::unique_lock lock(sorter_mu);
+    while (!sorter_cv.wait_for(lock, std::chrono::seconds(1), [&] { return sorter_stop; })) {
+      lock.unlock();
+      table.SortAheadIfDue();
+      lock.lock();
+    }
+  }
+
+  void StopSorter() {
+    {
+      std::lock_guard lock(sorter_mu);
+      sorter_stop = true;
+    }
+    sorter_cv.notify_all();
+    if (sorter.joinable()) sorter.join();
+  }
+
   void FlushLoop() {
     using std::chrono::system_clock;
     const auto start = system_clock::time_point(
@@ -385,6 +411,7 @@ int Server::Run() {
   await_hangup();
   if (p.forwarder) p.forwarder->Start();
   p.flusher = std::thread([&p] { p.FlushLoop(); });
+  if (p.config.storage_sort_ahead) p.sorter = std::thread([&p] { p.SortLoop(); });
   // Pushed groups are written at most once per --persistence.interval after a change.
   asio::steady_timer persist(p.ioc);
   std::function<void()> schedule_persist = [&] {
@@ -460,6 +487,7 @@ int Server::Run() {
   }
   p.ioc.run();
   p.StopFlusher();
+  p.StopSorter();
   for (auto& worker : p.workers) worker->stop();
   for (std::thread& thread : pool) thread.join();
   p.Persist();  // the last pushes, once no request is in flight

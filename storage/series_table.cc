@@ -836,6 +836,35 @@ void SeriesTable::AddTo(Snapshot* out) const {
   });
 }
 
+size_t SeriesTable::Unsorted() const {
+  // In the order AddTo() reads them.
+  const uint64_t readied = readied_.load(std::memory_order_acquire);
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  std::shared_ptr<const ScrapeOrder> order;
+  {
+    std::lock_guard lock(order_mu_);
+    order = order_;
+  }
+  if (order != nullptr && order->generation == generation) {
+    if (order->readied >= readied) return 0;
+    std::lock_guard lock(fresh_mu_);
+    if (order->readied >= fresh_base_ && readied - fresh_base_ <= fresh_.size()) {
+      return static_cast<size_t>(readied - order->readied);
+    }
+  }
+  return static_cast<size_t>(std::min<uint64_t>(readied, size()));
+}
+
+bool SeriesTable::SortAheadIfDue() {
+  const size_t due = std::min(kSortAheadMax, std::max(kSortAheadMin, size() / 16));
+  if (Unsorted() < due) return false;
+  Snapshot snapshot;
+  AddTo(&snapshot);
+  snapshot.Sort();  // learns the order (see AddTo)
+  sorted_ahead_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void SeriesTable::DeleteSeries(void* object) {
   auto* series = static_cast<Series*>(object);
   series->~Series();
@@ -861,6 +890,17 @@ void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
                    "Series removed because their TTL passed without an update.",
                    MetricType::kCounter,
                    {Sample{{}, static_cast<double>(expired_.load(std::memory_order_relaxed))}}});
+  out->push_back(MetricFamily{
+      "metricsgate_series_unsorted",
+      "Series a scrape now would sort: not in the order the last sort learnt (new since; all "
+      "of them before the first sort and after more than 65,536 new ones).",
+      MetricType::kGauge,
+      {Sample{{}, static_cast<double>(Unsorted())}}});
+  out->push_back(MetricFamily{
+      "metricsgate_series_sorts_ahead_total",
+      "Sorts of the store done in the background, ahead of scrapes, after many new series.",
+      MetricType::kCounter,
+      {Sample{{}, static_cast<double>(sorted_ahead_.load(std::memory_order_relaxed))}}});
 }
 
 }  // namespace metricsgate::storage

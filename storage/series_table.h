@@ -170,7 +170,21 @@ class SeriesTable {
   // 65,536 between scrapes), only those are sorted.
   void AddTo(Snapshot* out) const;
 
-  // Appends the table's own metrics (metricsgate_series).
+  // Series a scrape would have to sort now (see AddTo): those that became ready since the order
+  // the last sort learnt, or all of them when there is none to build on (no sort yet, or more
+  // new series than the store lists between scrapes). Expiry keeps the order.
+  size_t Unsorted() const;
+  // Learns the order ahead of the next scrape when Unsorted() is at least kSortAheadMin and
+  // 1/16 of the series (at most kSortAheadMax): does a scrape's AddTo() and Sort() and drops
+  // the copy, so the next scrape only merges. For a background thread (the server's sorter,
+  // every second), so that a burst of new series is sorted there and not on the I/O thread
+  // that serves the scrape. Returns whether it sorted.
+  bool SortAheadIfDue();
+  static constexpr size_t kSortAheadMin = 4096;
+  static constexpr size_t kSortAheadMax = 32768;  // half of what the store lists (kMaxFresh)
+
+  // Appends the table's own metrics (metricsgate_series and others). Called after AddTo() and
+  // before the Sort(), metricsgate_series_unsorted is what that Sort() sorts of the store.
   void CollectOwnMetrics(std::vector<MetricFamily>* out) const;
 
   static std::string_view KindName(Kind kind);
@@ -255,8 +269,9 @@ class SeriesTable {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> any_ttl_{false};  // lets Expire() skip the walk while no series has a TTL
   std::atomic<uint64_t> expired_{0};
-  std::atomic<uint64_t> rejected_{0};  // new series refused by the cap
-  std::atomic<uint64_t> readied_{0};   // series that have had their first update
+  std::atomic<uint64_t> rejected_{0};      // new series refused by the cap
+  std::atomic<uint64_t> sorted_ahead_{0};  // sorts SortAheadIfDue() did
+  std::atomic<uint64_t> readied_{0};       // series that have had their first update
   // The series readied since the last order was learnt (ScrapeOrder): fresh_[i] was the
   // (fresh_base_ + i)-th, null once removed. Only read with a generation that matches, so its
   // pointers are live.

@@ -96,7 +96,13 @@ TEST(SeriesTableTest, OwnMetricsCountSeries) {
   ASSERT_TRUE(table.SetGauge("b", 1).ok());
   std::vector<MetricFamily> families;
   table.CollectOwnMetrics(&families);
-  ASSERT_EQ(families.size(), 4u);
+  ASSERT_EQ(families.size(), 6u);
+  EXPECT_EQ(families[4].name, "metricsgate_series_unsorted");
+  EXPECT_EQ(families[4].type, MetricType::kGauge);
+  EXPECT_EQ(families[4].samples.at(0).value, 2);  // not scraped yet
+  EXPECT_EQ(families[5].name, "metricsgate_series_sorts_ahead_total");
+  EXPECT_EQ(families[5].type, MetricType::kCounter);
+  EXPECT_EQ(families[5].samples.at(0).value, 0);
   EXPECT_EQ(families[1].name, "metricsgate_series_limit");
   EXPECT_EQ(families[1].samples.at(0).value, SeriesTable::kDefaultMaxSeries);
   EXPECT_EQ(families[2].name, "metricsgate_series_rejected_total");
@@ -390,6 +396,129 @@ TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
   writer.join();
   sweeper.join();
   EXPECT_EQ(bad, 0);
+}
+
+double OwnMetric(const SeriesTable& table, std::string_view name) {
+  std::vector<MetricFamily> families;
+  table.CollectOwnMetrics(&families);
+  for (const MetricFamily& family : families) {
+    if (family.name == name) return family.samples.at(0).value;
+  }
+  ADD_FAILURE() << "no " << name;
+  return -1;
+}
+
+// Unsorted() is what the next scrape sorts: every series before the first, then only the new
+// ones, all again after more than the store lists between scrapes; an expiry keeps the order.
+TEST(SeriesTableTest, UnsortedCountsWhatTheNextScrapeSorts) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  SeriesTable table(SeriesTable::kDefaultMaxSeries,
+                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+  EXPECT_EQ(table.Unsorted(), 0u);
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(10)};
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(
+        table.AddToCounter("u_" + std::to_string(i), 1, i < 10 ? ttl : SeriesOptions{}).ok());
+  }
+  EXPECT_EQ(table.Unsorted(), 100u);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_unsorted"), 100);
+  auto [first, reference] = ScrapeAndReference(table);
+  EXPECT_EQ(first, reference);
+  EXPECT_EQ(table.Unsorted(), 0u);
+  ASSERT_TRUE(table.AddToCounter("u_1", 1).ok());  // an update: no new series
+  EXPECT_EQ(table.Unsorted(), 0u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(table.AddToCounter("v_" + std::to_string(i), 1).ok());
+  EXPECT_EQ(table.Unsorted(), 5u);
+  now_ms.fetch_add(1000);
+  EXPECT_EQ(table.Expire(), 10u);
+  EXPECT_EQ(table.Unsorted(), 5u);  // the order, less the ten, still holds
+  auto [second, reference2] = ScrapeAndReference(table);
+  EXPECT_EQ(second, reference2);
+  EXPECT_EQ(table.Unsorted(), 0u);
+  for (int i = 0; i < 70000; ++i) ASSERT_TRUE(table.AddToCounter("w_" + std::to_string(i), 1).ok());
+  EXPECT_EQ(table.Unsorted(), 70095u);  // more than listed: all of them
+  auto [third, reference3] = ScrapeAndReference(table);
+  EXPECT_EQ(third, reference3);
+  EXPECT_EQ(table.Unsorted(), 0u);
+}
+
+// SortAheadIfDue() sorts once kSortAheadMin series, and 1/16 of the store, are out of order;
+// the scrape after it only merges, and equals a whole sort.
+TEST(SeriesTableTest, SortAheadSortsOnceManySeriesAreOutOfOrder) {
+  SeriesTable table;
+  EXPECT_FALSE(table.SortAheadIfDue());  // empty
+  for (size_t i = 0; i + 1 < SeriesTable::kSortAheadMin; ++i) {
+    ASSERT_TRUE(table.AddToCounter("a_" + std::to_string((i * 7919) % 5000), 1).ok());
+  }
+  EXPECT_FALSE(table.SortAheadIfDue());
+  EXPECT_EQ(table.Unsorted(), SeriesTable::kSortAheadMin - 1);
+  ASSERT_TRUE(table.AddToCounter("a_last", 1).ok());
+  EXPECT_TRUE(table.SortAheadIfDue());
+  EXPECT_EQ(table.Unsorted(), 0u);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), 1);
+  EXPECT_FALSE(table.SortAheadIfDue());  // nothing new
+  // 80,000 series, sorted ahead: then 1/16 of them must come before the next (5,256).
+  for (int i = 0; i < 80000 - 4096; ++i) {
+    ASSERT_TRUE(table.AddToCounter("b_" + std::to_string(i), 1).ok());
+  }
+  EXPECT_TRUE(table.SortAheadIfDue());
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(table.AddToCounter("c_" + std::to_string(i), 1).ok());
+  EXPECT_FALSE(table.SortAheadIfDue());  // 5,000 < 85,000 / 16
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_unsorted"), 5000);
+  for (int i = 0; i < 400; ++i) ASSERT_TRUE(table.AddToCounter("d_" + std::to_string(i), 1).ok());
+  EXPECT_TRUE(table.SortAheadIfDue());  // 5,400 >= 85,400 / 16
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), 3);
+  auto [scraped, reference] = ScrapeAndReference(table);
+  EXPECT_EQ(scraped, reference);
+  EXPECT_EQ(std::count(scraped.begin(), scraped.end(), '\n'), 85400);
+}
+
+// The sorter in the background while writers create series, the sweeper removes them and
+// scrapes run: every scrape is sorted, holds no series twice, and the last equals a whole sort.
+TEST(SeriesTableTest, SortAheadRunsSafelyBesideCreationExpiryAndScrapes) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  SeriesTable table(SeriesTable::kDefaultMaxSeries,
+                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+  const SeriesOptions ttl{
+      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(3)};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 40000; ++i) {
+      ASSERT_TRUE(
+          table.AddToCounter("w_" + std::to_string(i % 12000), 1, i % 3 ? ttl : SeriesOptions{})
+              .ok());
+    }
+    stop.store(true);
+  });
+  std::thread sweeper([&] {
+    while (!stop.load()) {
+      now_ms.fetch_add(1);
+      table.Expire();
+    }
+  });
+  std::atomic<int> sorts{0};
+  std::thread sorter([&] {
+    while (!stop.load()) sorts += table.SortAheadIfDue() ? 1 : 0;
+  });
+  int bad = 0, scrapes = 0;
+  while (!stop.load() || scrapes < 5) {
+    Snapshot snapshot;
+    table.AddTo(&snapshot);
+    snapshot.Sort();
+    const auto& entries = snapshot.entries();
+    for (size_t i = 1; i < entries.size(); ++i) {
+      if (!(entries[i - 1].Key() < entries[i].Key())) ++bad;
+    }
+    ++scrapes;
+  }
+  writer.join();
+  sweeper.join();
+  sorter.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), sorts.load());
+  auto [scraped, reference] = ScrapeAndReference(table);
+  EXPECT_EQ(scraped, reference);
 }
 
 TEST(SeriesTableTest, DefaultBucketsAreClientGolangs) {

@@ -6,7 +6,7 @@ import time
 
 import statsd  # Debian's python3-statsd: a real client, as users send with it
 
-from mg import Metricsgate
+from mg import Metricsgate, parse_samples
 
 SELF = ("metricsgate_statsd_packets_total", "metricsgate_statsd_lines_total",
         "metricsgate_statsd_samples_total", "metricsgate_statsd_tag_errors_total",
@@ -204,3 +204,26 @@ def test_series_cap_refuses_new_series_and_keeps_the_old():
         assert samples[("metricsgate_series_rejected_total", ())] == 2.0
         assert samples[("metricsgate_series_limit", ())] == 3.0
         assert samples[("metricsgate_series", ())] == 3.0
+
+
+def test_a_burst_of_new_series_is_sorted_ahead_of_the_scrape():
+    # 4,096 new series (SeriesTable::kSortAheadMin), posted over HTTP, which answers once they
+    # are stored: no scrape comes before the sorter's next look (every second).
+    lines = "".join(f"burst.s{(i * 7919) % 4096:04d}:{i}|c\n" for i in range(4096))
+    for enabled in (True, False):
+        with Metricsgate(f"--storage.sort-ahead={'true' if enabled else 'false'}") as mg:
+            status, _, body = mg.request("POST", "/api/v1/statsd", body=lines)
+            assert status == 200, body
+            time.sleep(2.5)
+            text = mg.scrape()
+            samples = parse_samples(text)
+            burst = [name for name, _ in user_samples(samples)]
+            assert burst == sorted(burst) and len(burst) == 4096
+            assert samples[("burst_s3823", ())] == 1.0  # i = 1: 7919 % 4096
+            # Sorted in the background: this scrape only merged. Without the sorter, the scrape
+            # sorted all 4,096 itself.
+            assert samples[("metricsgate_series_unsorted", ())] == (0.0 if enabled else 4096.0)
+            assert samples[("metricsgate_series_sorts_ahead_total", ())] == (1.0 if enabled else 0.0)
+            # A scrape learns the order too.
+            assert mg.samples()[("metricsgate_series_unsorted", ())] == 0.0
+            assert mg.stop() == 0
