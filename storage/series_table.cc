@@ -544,6 +544,26 @@ void SeriesTable::ForEach(Fn&& fn) const {
 // their removal), and out of fresh_: so the next scrape merges as after any change, instead of
 // sorting everything again. A new order, as scrapes may be reading the old one. Before the
 // series are retired, so no pointer here outlives its series. The locks in OnSorted's order.
+std::shared_ptr<SeriesTable::ScrapeOrder> SeriesTable::NewOrder() const {
+  std::unique_ptr<ScrapeOrder> order;
+  {
+    std::lock_guard lock(spare_mu_);
+    order = std::move(spare_order_);
+  }
+  if (order == nullptr) {
+    order = std::make_unique<ScrapeOrder>();
+  } else {
+    order->series.clear();
+  }
+  return std::shared_ptr<ScrapeOrder>(order.release(), OrderRecycler{this});
+}
+
+void SeriesTable::OrderRecycler::operator()(ScrapeOrder* order) const {
+  std::unique_ptr<ScrapeOrder> returned(order);
+  std::lock_guard lock(table->spare_mu_);
+  if (table->spare_order_ == nullptr) table->spare_order_ = std::move(returned);
+}
+
 void SeriesTable::ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation) {
   std::lock_guard order_lock(order_mu_);
   std::lock_guard fresh_lock(fresh_mu_);
@@ -552,7 +572,7 @@ void SeriesTable::ForgetInOrder(const std::vector<Series*>& removed, uint64_t ge
     if (series != nullptr && series->removed) series = nullptr;
   }
   if (order_ == nullptr || order_->generation != generation) return;
-  auto kept = std::make_shared<ScrapeOrder>();
+  std::shared_ptr<ScrapeOrder> kept = NewOrder();
   kept->readied = order_->readied;
   kept->generation = generation + 1;
   kept->series.reserve(order_->series.capacity());
@@ -805,15 +825,8 @@ void SeriesTable::AddTo(Snapshot* out) const {
                               (order_->generation == generation && order_->readied > readied))) {
       return;  // a later scrape learnt a newer order already
     }
-    // Reuse the old order's memory when no scrape holds it: fresh pages cost more than the
-    // copy (see Snapshot).
-    std::shared_ptr<ScrapeOrder> learnt;
-    if (order_ != nullptr && order_.use_count() == 1) {
-      learnt = std::const_pointer_cast<ScrapeOrder>(std::move(order_));
-      learnt->series.clear();
-    } else {
-      learnt = std::make_shared<ScrapeOrder>();
-    }
+    // In the memory of an order no scrape holds any more, where there is one (NewOrder).
+    std::shared_ptr<ScrapeOrder> learnt = NewOrder();
     learnt->readied = readied;
     learnt->generation = generation;
     {

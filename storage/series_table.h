@@ -287,7 +287,20 @@ class SeriesTable {
     std::vector<Series*> series;
   };
   void ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation);
-  mutable std::mutex order_mu_;
+  // An order to fill: the spare if there is one (its series cleared, their memory kept: a
+  // million series' order is 8 MB that fresh pages would cost more to fault in than to fill),
+  // else a new one. Either goes back to the spare when its last reader drops it: the deleter
+  // runs after every reader is done (shared_ptr's last release), and hands it over under
+  // spare_mu_, so whoever takes it next sees no reader's access after its own writes.
+  std::shared_ptr<ScrapeOrder> NewOrder() const;
+  struct OrderRecycler {
+    const SeriesTable* table;
+    void operator()(ScrapeOrder* order) const;
+  };
+  // Declared before order_, so it outlives the last order's return to it.
+  mutable std::mutex spare_mu_;
+  mutable std::unique_ptr<ScrapeOrder> spare_order_;  // guarded by spare_mu_
+  mutable std::mutex order_mu_;                       // before spare_mu_ where both are held
   mutable std::shared_ptr<const ScrapeOrder> order_;  // guarded by order_mu_
 };
 
