@@ -540,10 +540,6 @@ void SeriesTable::ForEach(Fn&& fn) const {
   }
 }
 
-// Takes `removed` out of the learnt order, if it was learnt at `generation` (the one before
-// their removal), and out of fresh_: so the next scrape merges as after any change, instead of
-// sorting everything again. A new order, as scrapes may be reading the old one. Before the
-// series are retired, so no pointer here outlives its series. The locks in OnSorted's order.
 std::shared_ptr<SeriesTable::ScrapeOrder> SeriesTable::NewOrder() const {
   std::unique_ptr<ScrapeOrder> order;
   {
@@ -564,6 +560,10 @@ void SeriesTable::OrderRecycler::operator()(ScrapeOrder* order) const {
   if (table->spare_order_ == nullptr) table->spare_order_ = std::move(returned);
 }
 
+// Takes `removed` out of the learnt order, if it was learnt at `generation` (the one before
+// their removal), and out of fresh_: so the next scrape merges as after any change, instead of
+// sorting everything again. A new order, as scrapes may be reading the old one. Before the
+// series are retired, so no pointer here outlives its series. The locks in OnSorted's order.
 void SeriesTable::ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation) {
   std::lock_guard order_lock(order_mu_);
   std::lock_guard fresh_lock(fresh_mu_);

@@ -359,19 +359,23 @@ TEST(SeriesTableTest, ScrapesDuringCreationHoldEverySeriesOnce) {
   EXPECT_GT(scrapes, 1);
 }
 
-// Scrapes (learning and reusing the order) while writers create series and the sweeper
-// removes them: every scrape is sorted and holds no series twice.
-TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
-  std::atomic<int64_t> now_ms{1'000'000'000};
-  SeriesTable table(SeriesTable::kDefaultMaxSeries,
-                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+// Scrapes (learning and reusing the order) while a writer makes `writes` updates over `names`
+// series, two of three with a 3 ms TTL, the sweeper removes them and, with `sort_ahead`, the
+// sorter runs: every scrape must be sorted and hold no series twice. Returns the scrapes that
+// were not, and the sorts done ahead.
+struct ChurnResult {
+  int bad = 0;
+  int sorts = 0;
+};
+ChurnResult ScrapeUnderChurn(SeriesTable& table, std::atomic<int64_t>& now_ms, int writes,
+                             int names, bool sort_ahead) {
   const SeriesOptions ttl{
       .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(3)};
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    for (int i = 0; i < 30000; ++i) {
+    for (int i = 0; i < writes; ++i) {
       ASSERT_TRUE(
-          table.AddToCounter("w_" + std::to_string(i % 2000), 1, i % 3 ? ttl : SeriesOptions{})
+          table.AddToCounter("w_" + std::to_string(i % names), 1, i % 3 ? ttl : SeriesOptions{})
               .ok());
     }
     stop.store(true);
@@ -382,20 +386,32 @@ TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
       table.Expire();
     }
   });
-  int bad = 0, scrapes = 0;
-  while (!stop.load() || scrapes < 5) {
+  std::atomic<int> sorts{0};
+  std::thread sorter([&] {
+    while (sort_ahead && !stop.load()) sorts += table.SortAheadIfDue() ? 1 : 0;
+  });
+  ChurnResult result;
+  for (int scrapes = 0; !stop.load() || scrapes < 5; ++scrapes) {
     Snapshot snapshot;
     table.AddTo(&snapshot);
     snapshot.Sort();
     const auto& entries = snapshot.entries();
     for (size_t i = 1; i < entries.size(); ++i) {
-      if (!(entries[i - 1].Key() < entries[i].Key())) ++bad;
+      if (!(entries[i - 1].Key() < entries[i].Key())) ++result.bad;
     }
-    ++scrapes;
   }
   writer.join();
   sweeper.join();
-  EXPECT_EQ(bad, 0);
+  sorter.join();
+  result.sorts = sorts.load();
+  return result;
+}
+
+TEST(SeriesTableTest, LearntOrderStaysSafeUnderCreationAndExpiry) {
+  std::atomic<int64_t> now_ms{1'000'000'000};
+  SeriesTable table(SeriesTable::kDefaultMaxSeries,
+                    [&] { return absl::FromUnixMillis(now_ms.load()); });
+  EXPECT_EQ(ScrapeUnderChurn(table, now_ms, 30000, 2000, false).bad, 0);
 }
 
 double OwnMetric(const SeriesTable& table, std::string_view name) {
@@ -480,43 +496,9 @@ TEST(SeriesTableTest, SortAheadRunsSafelyBesideCreationExpiryAndScrapes) {
   std::atomic<int64_t> now_ms{1'000'000'000};
   SeriesTable table(SeriesTable::kDefaultMaxSeries,
                     [&] { return absl::FromUnixMillis(now_ms.load()); });
-  const SeriesOptions ttl{
-      .help = "", .buckets = nullptr, .summary = nullptr, .ttl = std::chrono::milliseconds(3)};
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (int i = 0; i < 40000; ++i) {
-      ASSERT_TRUE(
-          table.AddToCounter("w_" + std::to_string(i % 12000), 1, i % 3 ? ttl : SeriesOptions{})
-              .ok());
-    }
-    stop.store(true);
-  });
-  std::thread sweeper([&] {
-    while (!stop.load()) {
-      now_ms.fetch_add(1);
-      table.Expire();
-    }
-  });
-  std::atomic<int> sorts{0};
-  std::thread sorter([&] {
-    while (!stop.load()) sorts += table.SortAheadIfDue() ? 1 : 0;
-  });
-  int bad = 0, scrapes = 0;
-  while (!stop.load() || scrapes < 5) {
-    Snapshot snapshot;
-    table.AddTo(&snapshot);
-    snapshot.Sort();
-    const auto& entries = snapshot.entries();
-    for (size_t i = 1; i < entries.size(); ++i) {
-      if (!(entries[i - 1].Key() < entries[i].Key())) ++bad;
-    }
-    ++scrapes;
-  }
-  writer.join();
-  sweeper.join();
-  sorter.join();
-  EXPECT_EQ(bad, 0);
-  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), sorts.load());
+  const ChurnResult result = ScrapeUnderChurn(table, now_ms, 40000, 12000, true);
+  EXPECT_EQ(result.bad, 0);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), result.sorts);
   auto [scraped, reference] = ScrapeAndReference(table);
   EXPECT_EQ(scraped, reference);
 }
