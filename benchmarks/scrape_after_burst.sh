@@ -2,17 +2,18 @@
 # The first scrape after a burst of new StatsD series, with the background sorter
 # (--storage.sort-ahead=true, the default) and without it. Each round starts a fresh server,
 # posts SERIES new counters in one HTTP body (/api/v1/statsd answers once they are stored),
-# waits 3 s without scraping, then times two scrapes (text, curl's time_total). The two
+# waits WAIT seconds without scraping, then times two scrapes (text, curl's time_total). The two
 # settings alternate, so the machine's drifts hit both alike. Prints every time and medians.
-#   benchmarks/scrape_after_burst.sh [--series=1000000] [--rounds=3]
+#   benchmarks/scrape_after_burst.sh [--series=1000000] [--rounds=3] [--wait=3]
 # Everything binds 127.0.0.1 on free ports; every step is bounded.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-series=1000000; rounds=3
+series=1000000; rounds=3; wait_s=3
 for arg in "$@"; do
   case "$arg" in
     --series=*) series="${arg#*=}" ;;
     --rounds=*) rounds="${arg#*=}" ;;
+    --wait=*) wait_s="${arg#*=}" ;;
     *) echo "unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -47,12 +48,12 @@ for ((r = 1; r <= rounds; r++)); do
     stored=$(curl -sS --max-time 120 --data-binary @"$body" "http://127.0.0.1:$web/api/v1/statsd" |
       /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["samples"])')
     [ "$stored" = "$series" ] || { echo "stored $stored of $series samples" >&2; exit 1; }
-    sleep 3
+    sleep "$wait_s"
     first[$mode]="${first[$mode]:-} $(scrape_ms "$web")"
     second[$mode]="${second[$mode]:-} $(scrape_ms "$web")"
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   done
 done
 for mode in true false; do
-  echo "--storage.sort-ahead=$mode, $series new series: first scrape ms:${first[$mode]} (median $(echo "${first[$mode]}" | median)); the one after:${second[$mode]} (median $(echo "${second[$mode]}" | median))"
+  echo "--storage.sort-ahead=$mode, $series new series, scraped $wait_s s after: first scrape ms:${first[$mode]} (median $(echo "${first[$mode]}" | median)); the one after:${second[$mode]} (median $(echo "${second[$mode]}" | median))"
 done

@@ -257,7 +257,7 @@ const std::vector<FlagDef>& Flags() {
          return ParseCount(v, uint64_t{1} << 40, "series", &c->storage_max_series);
        }},
       {"storage.sort-ahead", "true",
-       "Sort the store's series in the background, within a second of many new ones (4,096 "
+       "Sort the store's series in the background, within 100 ms of many new ones (4,096 "
        "and 1/16 of the store), so the next scrape only merges them in; false leaves every "
        "sort to the scrape.",
        [](std::string_view v, Config* c) { return ParseBool(v, &c->storage_sort_ahead); }, true},

@@ -91,12 +91,14 @@ struct Server::Parts {
   int64_t last_flush_s = 0;  // the last flush's timestamp; 0 before the first
   exporter::FlushSelfMetrics self;
 
-  // The sorter: once a second, sorts the store when many series are out of the order the last
-  // sort learnt (SeriesTable::SortAheadIfDue), so a scrape after a burst of new series does
-  // not do that work on the I/O thread that serves it. It waits at least four times as long
-  // as its last sort took, so that it never takes more than a fifth of a core (new series
-  // coming without end would otherwise have it sort the whole store every second). Off with
-  // --storage.sort-ahead=false.
+  // The sorter: every kSortPoll, sorts the store when many series are out of the order the
+  // last sort learnt (SeriesTable::SortAheadIfDue), so a scrape after a burst of new series
+  // does not do that work on the I/O thread that serves it. A look that finds nothing due
+  // costs a few atomic loads and at most two short locks. After a sort it waits at least four
+  // times as long as the sort took, so that it never takes more than a fifth of a core (new
+  // series coming without end would otherwise have it sort the whole store again and again).
+  // Off with --storage.sort-ahead=false.
+  static constexpr std::chrono::milliseconds kSortPoll{100};
   std::thread sorter;
   std::mutex sorter_mu;
   std::condition_variable sorter_cv;
@@ -104,13 +106,14 @@ struct Server::Parts {
 
   void SortLoop() {
     std::unique_lock lock(sorter_mu);
-    std::chrono::steady_clock::duration pause = std::chrono::seconds(1);
+    std::chrono::steady_clock::duration pause = kSortPoll;
     while (!sorter_cv.wait_for(lock, pause, [&] { return sorter_stop; })) {
       lock.unlock();
       const auto started = std::chrono::steady_clock::now();
-      table.SortAheadIfDue();
-      pause = std::max<std::chrono::steady_clock::duration>(
-          std::chrono::seconds(1), 4 * (std::chrono::steady_clock::now() - started));
+      const bool sorted = table.SortAheadIfDue();
+      pause = sorted ? std::max<std::chrono::steady_clock::duration>(
+                           kSortPoll, 4 * (std::chrono::steady_clock::now() - started))
+                     : kSortPoll;
       lock.lock();
     }
   }

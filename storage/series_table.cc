@@ -417,7 +417,10 @@ absl::StatusOr<SeriesTable::Handle> SeriesTable::Create(Shard& shard, std::strin
   return Handle(series);
 }
 
-// The most series fresh_ lists: a scrape after more new series than this sorts them all.
+// fresh_ lists up to this many series, or as many as the store holds if more (8 bytes each
+// beside the ~200 of a series): a burst that more than doubles the store between two sorts is
+// still merged, not sorted whole. It is cleared only when removed series fill it (churn with
+// no scrape and no sorter); the next scrape then sorts everything.
 constexpr size_t kMaxFresh = 65536;
 
 void SeriesTable::Touch(Series& series) {
@@ -427,7 +430,7 @@ void SeriesTable::Touch(Series& series) {
     // Listed and counted together, so the count tells where the series is in fresh_. The
     // count after: see AddTo. Once per series: the lock is rare.
     std::lock_guard lock(fresh_mu_);
-    if (fresh_.size() >= kMaxFresh) {  // long unscraped: the next scrape sorts everything
+    if (fresh_.size() >= std::max(kMaxFresh, size())) {  // see kMaxFresh
       fresh_base_ += fresh_.size();
       fresh_.clear();
     }
@@ -690,6 +693,13 @@ void SeriesTable::Collect(std::vector<MetricFamily>* out) const {
 }
 
 void SeriesTable::AddTo(Snapshot* out) const {
+  // A sort ahead under way ends sooner than this scrape's own sort of the same series would,
+  // and leaves it only a merge.
+  { std::lock_guard wait(sort_ahead_mu_); }
+  Fill(out);
+}
+
+void SeriesTable::Fill(Snapshot* out) const {
   // Names with a help of their own (from the mapping); every other name has kStatsdHelp.
   absl::flat_hash_map<std::string, uint32_t, StringViewHash, StringViewEq> helps;
   for (size_t s = 0; s < kShards && own_helps_.load(std::memory_order_relaxed) > 0; ++s) {
@@ -775,7 +785,7 @@ void SeriesTable::AddTo(Snapshot* out) const {
   };
   // The learnt order's series, in that order, declared sorted.
   const auto add_in_order = [&] {
-    const std::vector<Series*>& list = order->series;
+    const auto& list = order->series;
     out->BeginSorted();
     for (size_t i = 0; i < list.size(); ++i) {
       if (i + 16 < list.size()) {
@@ -871,10 +881,13 @@ size_t SeriesTable::Unsorted() const {
 bool SeriesTable::SortAheadIfDue() {
   const size_t due = std::min(kSortAheadMax, std::max(kSortAheadMin, size() / 16));
   if (Unsorted() < due) return false;
+  std::lock_guard lock(sort_ahead_mu_);
+  sorting_ahead_.store(true, std::memory_order_relaxed);
   Snapshot snapshot;
-  AddTo(&snapshot);
+  Fill(&snapshot);
   snapshot.Sort();  // learns the order (see AddTo)
   sorted_ahead_.fetch_add(1, std::memory_order_relaxed);
+  sorting_ahead_.store(false, std::memory_order_relaxed);
   return true;
 }
 
@@ -906,7 +919,8 @@ void SeriesTable::CollectOwnMetrics(std::vector<MetricFamily>* out) const {
   out->push_back(MetricFamily{
       "metricsgate_series_unsorted",
       "Series a scrape now would sort: not in the order the last sort learnt (new since; all "
-      "of them before the first sort and after more than 65,536 new ones).",
+      "of them before the first sort, and after more series came and went unscraped than the "
+      "store holds).",
       MetricType::kGauge,
       {Sample{{}, static_cast<double>(Unsorted())}}});
   out->push_back(MetricFamily{

@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/huge_pages.h"
 #include "base/string_hash.h"
 #include "storage/metric_family.h"
 #include "storage/native_histogram.h"
@@ -166,22 +167,25 @@ class SeriesTable {
   // Adds every series to `out`. Never blocks updates. The table learns the order of its series
   // from `out`'s Sort() (REQUIRES: the table outlives that call) and adds them in that order
   // (less those Expire() removed since), declared sorted, so the next Sort() only merges: a
-  // steady store is scraped without sorting it again, and after new series came (at most
-  // 65,536 between scrapes), only those are sorted.
+  // steady store is scraped without sorting it again, and after new series came, only those
+  // are sorted. Waits for a SortAheadIfDue() under way, if any, and then only merges.
   void AddTo(Snapshot* out) const;
 
   // Series a scrape would have to sort now (see AddTo): those that became ready since the order
-  // the last sort learnt, or all of them when there is none to build on (no sort yet, or more
-  // new series than the store lists between scrapes). Expiry keeps the order.
+  // the last sort learnt, or all of them when there is none to build on (no sort yet, or
+  // more series came and went unscraped than the store lists: kMaxFresh in the .cc). Expiry
+  // keeps the order.
   size_t Unsorted() const;
   // Learns the order ahead of the next scrape when Unsorted() is at least kSortAheadMin and
   // 1/16 of the series (at most kSortAheadMax): does a scrape's AddTo() and Sort() and drops
-  // the copy, so the next scrape only merges. For a background thread (the server's sorter,
-  // every second), so that a burst of new series is sorted there and not on the I/O thread
-  // that serves the scrape. Returns whether it sorted.
+  // the copy, so the next scrape only merges. For a background thread (the server's sorter),
+  // so that a burst of new series is sorted there and not on the I/O thread that serves the
+  // scrape; a scrape that comes meanwhile waits for it (AddTo). Returns whether it sorted.
   bool SortAheadIfDue();
+  // Whether a SortAheadIfDue() is sorting now.
+  bool SortingAhead() const { return sorting_ahead_.load(std::memory_order_relaxed); }
   static constexpr size_t kSortAheadMin = 4096;
-  static constexpr size_t kSortAheadMax = 32768;  // half of what the store lists (kMaxFresh)
+  static constexpr size_t kSortAheadMax = 32768;
 
   // Appends the table's own metrics (metricsgate_series and others). Called after AddTo() and
   // before the Sort(), metricsgate_series_unsorted is what that Sort() sorts of the store.
@@ -271,7 +275,11 @@ class SeriesTable {
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> rejected_{0};      // new series refused by the cap
   std::atomic<uint64_t> sorted_ahead_{0};  // sorts SortAheadIfDue() did
-  std::atomic<uint64_t> readied_{0};       // series that have had their first update
+  // Held by SortAheadIfDue() while it sorts; AddTo() waits for it. Taken before the others.
+  mutable std::mutex sort_ahead_mu_;
+  std::atomic<bool> sorting_ahead_{false};
+  void Fill(Snapshot* out) const;     // AddTo() without the wait
+  std::atomic<uint64_t> readied_{0};  // series that have had their first update
   // The series readied since the last order was learnt (ScrapeOrder): fresh_[i] was the
   // (fresh_base_ + i)-th, null once removed. Only read with a generation that matches, so its
   // pointers are live.
@@ -284,7 +292,8 @@ class SeriesTable {
   struct ScrapeOrder {
     uint64_t readied = 0;
     uint64_t generation = 0;
-    std::vector<Series*> series;
+    // 8 MB for a million series: in huge pages, faulted in ~4 faults instead of ~2,000.
+    std::vector<Series*, LargeAllocator<Series*>> series;
   };
   void ForgetInOrder(const std::vector<Series*>& removed, uint64_t generation);
   // An order to fill: the spare if there is one (its series cleared, their memory kept: a

@@ -318,7 +318,7 @@ TEST(SeriesTableTest, ScrapesAfterNewSeriesSortOnlyThemAndAgreeWithAWholeSort) {
   auto [fourth, reference4] = ScrapeAndReference(table);
   EXPECT_EQ(fourth, reference4);
   EXPECT_EQ(std::count(fourth.begin(), fourth.end(), '\n'), 2006);
-  // More new series than the table lists (65,536) between two scrapes.
+  // More new series than the table held, between two scrapes.
   for (int i = 0; i < 70000; ++i) ASSERT_TRUE(table.AddToCounter("n_" + std::to_string(i), 1).ok());
   auto [fifth, reference5] = ScrapeAndReference(table);
   EXPECT_EQ(fifth, reference5);
@@ -452,10 +452,27 @@ TEST(SeriesTableTest, UnsortedCountsWhatTheNextScrapeSorts) {
   auto [second, reference2] = ScrapeAndReference(table);
   EXPECT_EQ(second, reference2);
   EXPECT_EQ(table.Unsorted(), 0u);
+  // More new series than the store held: listed still (as many as the store holds), so
+  // only they are sorted.
   for (int i = 0; i < 70000; ++i) ASSERT_TRUE(table.AddToCounter("w_" + std::to_string(i), 1).ok());
-  EXPECT_EQ(table.Unsorted(), 70095u);  // more than listed: all of them
+  EXPECT_EQ(table.Unsorted(), 70000u);
   auto [third, reference3] = ScrapeAndReference(table);
   EXPECT_EQ(third, reference3);
+  EXPECT_EQ(table.Unsorted(), 0u);
+  // Churn unscraped: 80,000 series come and expire, filling the list (as long as the store,
+  // 70,095, holds) with removed ones, so the list is dropped and the next scrape sorts all.
+  for (int i = 0; i < 80000; ++i)
+    ASSERT_TRUE(table.AddToCounter("x_" + std::to_string(i), 1, ttl).ok());
+  EXPECT_EQ(table.Unsorted(), 80000u);
+  now_ms.fetch_add(1000);
+  EXPECT_EQ(table.Expire(), 80000u);
+  EXPECT_EQ(table.Unsorted(), 80000u);  // listed, though gone
+  ASSERT_TRUE(table.AddToCounter("y", 1).ok());
+  EXPECT_EQ(table.size(), 70096u);
+  EXPECT_EQ(table.Unsorted(), 70096u);  // the list was full: all of them
+  auto [fourth, reference4] = ScrapeAndReference(table);
+  EXPECT_EQ(fourth, reference4);
+  EXPECT_EQ(std::count(fourth.begin(), fourth.end(), '\n'), 70096);
   EXPECT_EQ(table.Unsorted(), 0u);
 }
 
@@ -501,6 +518,31 @@ TEST(SeriesTableTest, SortAheadRunsSafelyBesideCreationExpiryAndScrapes) {
   EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), result.sorts);
   auto [scraped, reference] = ScrapeAndReference(table);
   EXPECT_EQ(scraped, reference);
+}
+
+// A scrape that comes while the sorter sorts waits for it and then only merges: its snapshot
+// holds no series out of the learnt order. Without the wait it would sort all 200,000.
+TEST(SeriesTableTest, AScrapeDuringASortAheadWaitsForIt) {
+  SeriesTable table;
+  for (int i = 0; i < 200000; ++i) {
+    ASSERT_TRUE(table.AddToCounter("w_" + std::to_string((i * 7919) % 200000), 1).ok());
+  }
+  std::atomic<bool> done{false};
+  std::thread sorter([&] {
+    EXPECT_TRUE(table.SortAheadIfDue());
+    done.store(true);
+  });
+  while (!table.SortingAhead() && !done.load()) std::this_thread::yield();
+  ASSERT_FALSE(done.load()) << "the sort ended before it was seen; the test needs more series";
+  Snapshot snapshot;
+  table.AddTo(&snapshot);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_sorts_ahead_total"), 1);
+  EXPECT_EQ(OwnMetric(table, "metricsgate_series_unsorted"), 0);
+  snapshot.Sort();
+  sorter.join();
+  auto [scraped, reference] = ScrapeAndReference(table);
+  EXPECT_EQ(scraped, reference);
+  EXPECT_EQ(std::count(scraped.begin(), scraped.end(), '\n'), 200000);
 }
 
 TEST(SeriesTableTest, DefaultBucketsAreClientGolangs) {

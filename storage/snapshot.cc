@@ -410,6 +410,12 @@ void Snapshot::Sort() {
   // The run declared sorted stays as it is; the other entries are sorted, then both merged.
   const size_t run_begin = sorted_begin_, run_end = std::max(sorted_begin_, sorted_end_);
   const size_t others = n - (run_end - run_begin);
+  if (others == 0) {  // all in the run: in order with unique keys already, nothing to copy
+    sorted_begin_ = sorted_end_ = 0;
+    for (const auto& fn : on_sorted_) fn(b.sources);
+    on_sorted_.clear();
+    return;
+  }
   // Every item is written below and scratch before it is read: grow them, never clear them.
   if (b.items.size() < others) b.items.resize(others);
   if (b.scratch.size() < others) b.scratch.resize(others);
