@@ -16,6 +16,7 @@
 #ifndef METRICSGATE_INGEST_LINE_CACHE_H_
 #define METRICSGATE_INGEST_LINE_CACHE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -99,7 +100,7 @@ class LineCache {
 
   // Holds at most `max_entries`; inserting one more empties it first.
   explicit LineCache(size_t max_entries) : max_entries_(max_entries) { Reset(16); }
-  ~LineCache() { Clear(); }
+  ~LineCache() { FreeKeys(); }
   LineCache(const LineCache&) = delete;
   LineCache& operator=(const LineCache&) = delete;
 
@@ -162,9 +163,13 @@ class LineCache {
     return &slot.value;
   }
 
+  // Empties the cache and keeps its arrays, which refill as fast as they emptied: new lines
+  // without end (series churn) fill it again and again, and growing it anew from 16 slots
+  // each time faulted ~10 MB of fresh pages in per 65,536 lines (BENCHMARKS.md, 2026-12-06).
   void Clear() {
     FreeKeys();
-    Reset(16);
+    std::fill_n(index_.get(), capacity_, Entry{});
+    size_ = 0;
   }
 
   size_t size() const { return size_; }

@@ -63,6 +63,23 @@ TEST(LineCacheTest, LongKeysGrowthAndTheCap) {
   const LineKey first{'0', names[0], "k:v"};
   EXPECT_EQ(cache.Find(first, Cache::Hash(first)), nullptr);
   EXPECT_EQ(*cache.Find(extra, Cache::Hash(extra)), -1);
+  // Emptied, it fills up again, in the arrays it kept.
+  for (int i = 0; i < 4999; ++i) {
+    const LineKey key{'1', names[i], ""};
+    cache.Insert(key, Cache::Hash(key), i + 1);
+  }
+  EXPECT_EQ(cache.size(), 5000u);
+  for (int i = 0; i < 4999; ++i) {
+    const LineKey key{'1', names[i], ""};
+    const int* found = cache.Find(key, Cache::Hash(key));
+    ASSERT_NE(found, nullptr) << i;
+    EXPECT_EQ(*found, i + 1);
+  }
+  EXPECT_EQ(*cache.Find(extra, Cache::Hash(extra)), -1);
+  EXPECT_EQ(cache.Find(first, Cache::Hash(first)), nullptr);
+  cache.Clear();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.Find(extra, Cache::Hash(extra)), nullptr);
 }
 
 TEST(LineCacheTest, HashDependsOnEveryByteAndPart) {
