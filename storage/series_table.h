@@ -3,11 +3,12 @@
 //
 // Concurrency (see epoch.h for the reclamation protocol):
 // - Reading and updating a series that exists takes no lock. The index is split into 64 shards,
-//   each an open-addressing array of atomic pointers to series, probed without locks inside an
-//   EpochGuard. Values are atomics (a histogram, a summary or a set takes its own small lock, held
-//   for one update), so a scrape or a flush reads each value whole and never waits for more
-//   than one update of one series. Histograms keep native (exponential) buckets next to the
-//   classic ones (native_histogram.h).
+//   each an open-addressing array of atomic pointers to series (each with 16 bits of its
+//   series' hash beside it, so a probe reads no series but the one it finds), probed without
+//   locks inside an EpochGuard. Values are atomics (a histogram, a summary or a set takes its
+//   own small lock, held for one update), so a scrape or a flush reads each value whole and
+//   never waits for more than one update of one series. Histograms keep native (exponential)
+//   buckets next to the classic ones (native_histogram.h).
 // - A new series is published before its first update lands; scrapes skip it until that
 //   update has (Series::ready), so no value is ever seen that was not sent.
 // - Creating a series takes its shard's mutex (and the name registry's, once): creation is rare
