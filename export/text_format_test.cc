@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -74,6 +75,44 @@ TEST(TextFormatTest, EscapesHelpAndLabelValues) {
             "# HELP m a \\\\ back\\nslash \"quoted\"\n"
             "# TYPE m untyped\n"
             "m{l1=\"x\\\"y\",l2=\"a\\\\b\\nc\"} 1\n");
+}
+
+// Series lines are written eight bytes at a time where no byte is special: every length of
+// name, label name and value around those eight, with each byte to escape at each place of a
+// value, comes out as writing it byte by byte gives.
+TEST(TextFormatTest, EscapesEveryByteWhereverItFallsInALine) {
+  const auto escaped = [](const std::string& value) {
+    std::string out;
+    for (char c : value) {
+      if (c == '\\' || c == '"') out.push_back('\\');
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out.push_back(c);
+    }
+    return out;
+  };
+  int lines = 0;
+  for (int name_size = 1; name_size <= 19; name_size += 3) {
+    const std::string name = "n" + std::string(name_size - 1, 'a');
+    for (int value_size = 0; value_size <= 18; ++value_size) {
+      for (int at = 0; at <= value_size; ++at) {
+        for (const char special : {'\\', '"', '\n', 'x'}) {
+          std::string value(value_size, 'v');
+          if (at < value_size) value[at] = special;
+          const std::string label(1 + value_size % 9, 'l');
+          std::vector<MetricFamily> families = {
+              {name, "", MetricType::kGauge, {{{{label, value}, {label + "z", "tail"}}, 3}}}};
+          const std::string expected = "# TYPE " + name + " gauge\n" + name + "{" + label + "=\"" +
+                                       escaped(value) + "\"," + label + "z=\"tail\"} 3\n";
+          ASSERT_EQ(RenderText(families), expected) << name << " " << value;
+          ++lines;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(lines, 7 * 190 * 4);
 }
 
 TEST(TextFormatTest, RendersHistogramsAsClientGolang) {
