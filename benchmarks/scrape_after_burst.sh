@@ -4,16 +4,18 @@
 # posts SERIES new counters in one HTTP body (/api/v1/statsd answers once they are stored),
 # waits WAIT seconds without scraping, then times two scrapes (text, curl's time_total). The two
 # settings alternate, so the machine's drifts hit both alike. Prints every time and medians.
-#   benchmarks/scrape_after_burst.sh [--series=1000000] [--rounds=3] [--wait=3]
+#   benchmarks/scrape_after_burst.sh [--series=1000000] [--rounds=3] [--wait=3] [--gzip]
+# --gzip: the scrapes ask for gzip, as Prometheus does (the time includes compressing).
 # Everything binds 127.0.0.1 on free ports; every step is bounded.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-series=1000000; rounds=3; wait_s=3
+series=1000000; rounds=3; wait_s=3; encoding=identity
 for arg in "$@"; do
   case "$arg" in
     --series=*) series="${arg#*=}" ;;
     --rounds=*) rounds="${arg#*=}" ;;
     --wait=*) wait_s="${arg#*=}" ;;
+    --gzip) encoding=gzip ;;
     *) echo "unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +36,8 @@ sys.stdout.write(''.join(f'burst.m{(i * 7919) % n}.s:1|c\n' for i in range(n)))"
 declare -A first second
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 scrape_ms() {
-  curl -sS -o /dev/null -w '%{time_total}' --max-time 60 "http://127.0.0.1:$1/metrics" |
+  curl -sS -o /dev/null -w '%{time_total}' --max-time 60 -H "Accept-Encoding: $encoding" \
+    "http://127.0.0.1:$1/metrics" |
     awk '{printf "%.1f", $1 * 1000}'
 }
 for ((r = 1; r <= rounds; r++)); do
@@ -55,5 +58,5 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 for mode in true false; do
-  echo "--storage.sort-ahead=$mode, $series new series, scraped $wait_s s after: first scrape ms:${first[$mode]} (median $(echo "${first[$mode]}" | median)); the one after:${second[$mode]} (median $(echo "${second[$mode]}" | median))"
+  echo "--storage.sort-ahead=$mode, $series new series, scraped $wait_s s after ($encoding): first scrape ms:${first[$mode]} (median $(echo "${first[$mode]}" | median)); the one after:${second[$mode]} (median $(echo "${second[$mode]}" | median))"
 done

@@ -11,6 +11,7 @@ packages=(
   libboost1.81-dev            # Asio and Beast; Debian's default 1.74 lacks as_tuple, message_generator
   libabsl-dev                 # absl::Status, containers, Mutex
   zlib1g-dev                  # gzip request bodies
+  libisal-dev                 # gzip scrape bodies (ISA-L's igzip: twice zlib's speed)
   libsnappy-dev               # snappy-framed push bodies (Content-Encoding: snappy)
   libyaml-cpp-dev             # statsd_exporter mapping files
   libre2-dev                  # regex mapping rules, in Go's (RE2) syntax

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -40,6 +41,35 @@ TEST(GunzipTest, RejectsCorruptTruncatedAndOversizedBodies) {
   EXPECT_EQ(Gunzip("", 1024).status(), absl::InvalidArgumentError("invalid gzip body: truncated"));
   EXPECT_EQ(Gunzip(Gzip(std::string(100000, 'z')), 1000).status(),
             absl::ResourceExhaustedError("gzip body expands beyond 1000 bytes"));
+}
+
+// A body fed in pieces of every size, some empty, comes back whole through zlib's inflate
+// (what Prometheus' Go reader and curl use); so does an empty body.
+TEST(GzipWriterTest, WritesOneStreamThatZlibReadsBack) {
+  std::string body;
+  for (int i = 0; i < 200000; ++i) {
+    body += "app_requests_" + std::to_string(i % 1000) + "_total{instance=\"i-" +
+            std::to_string(i) + "\"} " + std::to_string(i * 7) + "\n";
+  }
+  for (const size_t piece : {size_t{1} << 18, size_t{1000}, size_t{7}}) {
+    GzipWriter writer;
+    std::string compressed;
+    const size_t fed = piece < 100 ? 100000 : body.size();  // 7-byte pieces: the first 100 KB
+    for (size_t at = 0; at < fed; at += piece) {
+      writer.Write(std::string_view(body).substr(at, std::min(piece, fed - at)), false,
+                   &compressed);
+      writer.Write("", false, &compressed);
+    }
+    writer.Write("", true, &compressed);
+    EXPECT_LT(compressed.size(), fed / 4) << piece;  // it compresses
+    EXPECT_EQ(*Gunzip(compressed, body.size()), body.substr(0, fed)) << piece;
+    // One member: gzip magic once, then a header zlib accepts.
+    EXPECT_EQ(compressed.substr(0, 3), std::string("\x1f\x8b\x08", 3));
+  }
+  GzipWriter empty;
+  std::string compressed;
+  empty.Write("", true, &compressed);
+  EXPECT_EQ(*Gunzip(compressed, 10), "");
 }
 
 }  // namespace

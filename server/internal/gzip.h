@@ -18,9 +18,9 @@ namespace metricsgate::server::internal {
 // would exceed `max_size` bytes.
 absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_size);
 
-// Compresses one body as a single gzip stream, fed in pieces. Level 1 (zlib's fastest): a
-// scrape's text repeats itself so much that higher levels gain little and cost several times
-// the CPU.
+// Compresses one body as a single gzip stream, fed in pieces, with ISA-L's igzip at level 1:
+// a scrape's text repeats itself so much that higher levels gain little and cost several times
+// the CPU, and igzip does it in half zlib's time.
 class GzipWriter {
  public:
   GzipWriter();
@@ -28,7 +28,7 @@ class GzipWriter {
   GzipWriter(const GzipWriter&) = delete;
   GzipWriter& operator=(const GzipWriter&) = delete;
 
-  // Compresses `in`, appending what zlib emits to `*out` (possibly nothing until enough input
+  // Compresses `in`, appending what igzip emits to `*out` (possibly nothing until enough input
   // has come); `finish` ends the stream and flushes the rest. REQUIRES: not called after a call
   // with `finish`.
   void Write(std::string_view in, bool finish, std::string* out);
