@@ -129,9 +129,8 @@ struct SeriesTable::Index {
 
   static constexpr int kTagShift = 48;
   static constexpr uint64_t kAddress = (uint64_t{1} << kTagShift) - 1;
-  static uint64_t Tag(size_t hash) {
-    return hash >> 32 & 0xffff;
-  }  // bits the slot and shard do not use
+  // Bits of the hash that neither the slot (the low ones) nor the shard (the top ones) use.
+  static uint64_t Tag(size_t hash) { return hash >> 32 & 0xffff; }
   static uint64_t Pack(Series* series, size_t hash) {
     const auto address = reinterpret_cast<uintptr_t>(series);
     if ((address & ~kAddress) != 0) {
@@ -416,12 +415,11 @@ absl::StatusOr<SeriesTable::Handle> SeriesTable::Create(Shard& shard, std::strin
     while (capacity < (shard.live + 1) * 2) capacity *= 2;
     auto* grown = new Index(capacity);
     for (size_t i = 0; i < index->capacity(); ++i) {
-      Series* held = index->Live(i, std::memory_order_relaxed);
-      if (held == nullptr) continue;
-      size_t j = held->hash & grown->mask;
+      const uint64_t held = index->slots[i].load(std::memory_order_relaxed);
+      if (held == 0 || held == Index::kTombstone) continue;
+      size_t j = Index::Unpack(held)->hash & grown->mask;
       while (grown->slots[j].load(std::memory_order_relaxed) != 0) j = (j + 1) & grown->mask;
-      grown->slots[j].store(index->slots[i].load(std::memory_order_relaxed),
-                            std::memory_order_relaxed);
+      grown->slots[j].store(held, std::memory_order_relaxed);  // with its tag
     }
     shard.index.store(grown, std::memory_order_release);
     EpochDomain::Global().Retire(index);

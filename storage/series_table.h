@@ -186,7 +186,7 @@ class SeriesTable {
   // Whether a SortAheadIfDue() is sorting now.
   bool SortingAhead() const { return sorting_ahead_.load(std::memory_order_relaxed); }
   static constexpr size_t kSortAheadMin = 4096;
-  static constexpr size_t kSortAheadMax = 32768;
+  static constexpr size_t kSortAheadMax = 32768;  // new series a large store leaves unsorted
 
   // Appends the table's own metrics (metricsgate_series and others). Called after AddTo() and
   // before the Sort(), metricsgate_series_unsorted is what that Sort() sorts of the store.
