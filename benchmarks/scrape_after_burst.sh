@@ -2,7 +2,7 @@
 # The first scrape after a burst of new StatsD series, with the background sorter
 # (--storage.sort-ahead=true, the default) and without it. Each round starts a fresh server,
 # posts SERIES new counters in one HTTP body (/api/v1/statsd answers once they are stored),
-# waits WAIT seconds without scraping, then times two scrapes (text, curl's time_total). The two
+# waits WAIT seconds without scraping, then times two scrapes (text, or gzip with --gzip; curl's time_total). The two
 # settings alternate, so the machine's drifts hit both alike. Prints every time and medians.
 #   benchmarks/scrape_after_burst.sh [--series=1000000] [--rounds=3] [--wait=3] [--gzip]
 # --gzip: the scrapes ask for gzip, as Prometheus does (the time includes compressing).

@@ -410,10 +410,13 @@ void Snapshot::Sort() {
   // The run declared sorted stays as it is; the other entries are sorted, then both merged.
   const size_t run_begin = sorted_begin_, run_end = std::max(sorted_begin_, sorted_end_);
   const size_t others = n - (run_end - run_begin);
-  if (others == 0) {  // all in the run: in order with unique keys already, nothing to copy
+  const auto done = [&] {
     sorted_begin_ = sorted_end_ = 0;
     for (const auto& fn : on_sorted_) fn(b.sources);
     on_sorted_.clear();
+  };
+  if (others == 0) {  // all in the run: in order with unique keys already, nothing to copy
+    done();
     return;
   }
   // Every item is written below and scratch before it is read: grow them, never clear them.
@@ -472,9 +475,7 @@ void Snapshot::Sort() {
   }
   std::swap(b.entries, b.sorted);
   std::swap(b.sources, b.sorted_sources);
-  sorted_begin_ = sorted_end_ = 0;
-  for (const auto& fn : on_sorted_) fn(b.sources);
-  on_sorted_.clear();
+  done();
 }
 
 HistogramView Snapshot::Histogram(const Entry& entry) const {
