@@ -732,6 +732,7 @@ void SeriesTable::Fill(Snapshot* out) const {
     }
   }
   const uint32_t default_help = out->AddHelp(kStatsdHelp);
+  out->Reserve(size());
   std::vector<double> bounds, cumulative, quantiles, positive, negative;
   EpochGuard guard;
   // Read before the walk: a series counted here was ready before it, so the walk sees it.

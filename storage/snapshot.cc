@@ -283,6 +283,13 @@ uint32_t Snapshot::AddHelp(std::string_view help) {
   return index;
 }
 
+void Snapshot::Reserve(size_t more) {
+  Buffers& b = *buffers_;
+  const size_t want = b.entries.size() + more;
+  if (b.entries.capacity() < want) b.entries.reserve(want * 5 / 4);
+  if (b.sources.capacity() < want) b.sources.reserve(want * 5 / 4);
+}
+
 char* Snapshot::Allocate(size_t size) {
   Buffers& b = *buffers_;
   while (size > b.left) {

@@ -86,6 +86,10 @@ class Snapshot {
   // does (benchmarks measure that first scrape with it).
   static void ReleasePooledBuffers();
 
+  // Makes room for `more` entries beyond those added, with a quarter to spare, so that adding a
+  // million series neither copies the entries as they grow nor faults in each larger copy.
+  void Reserve(size_t more);
+
   // Interns a help text; returns its index. Index 0 is always "".
   uint32_t AddHelp(std::string_view help);
 

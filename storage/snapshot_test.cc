@@ -281,5 +281,30 @@ TEST(SnapshotTest, ANewSnapshotReusesTheLastOnesMemoryAndNoneOfItsEntries) {
   EXPECT_EQ(snapshot.entries()[777].value, 777);
 }
 
+TEST(SnapshotTest, ReserveMakesRoomSoThatAddingMovesNoEntry) {
+  Snapshot::ReleasePooledBuffers();  // start from nothing, not a kept array with room already
+  Snapshot snapshot;
+  snapshot.AddScalar(snapshot.CopyKey("first"), MetricType::kGauge, 0, -1);
+  constexpr int kMore = 100000;
+  snapshot.Reserve(kMore);
+  const Snapshot::Entry* const reserved = snapshot.entries().data();
+  for (int i = 0; i < kMore; ++i) {
+    snapshot.AddScalar(snapshot.CopyKey("s_" + std::to_string(i)), MetricType::kGauge, 0, i);
+  }
+  EXPECT_EQ(snapshot.entries().data(), reserved);  // grown into the reserved room, not moved
+  ASSERT_EQ(snapshot.entries().size(), size_t{kMore + 1});
+  EXPECT_EQ(snapshot.entries()[0].Key(), "first");
+  EXPECT_EQ(snapshot.entries()[0].value, -1);
+  EXPECT_EQ(snapshot.entries()[kMore].Key(), "s_99999");
+  snapshot.Reserve(10);  // room enough already: nothing moves
+  EXPECT_EQ(snapshot.entries().data(), reserved);
+  snapshot.Sort();
+  ASSERT_EQ(snapshot.entries().size(), size_t{kMore + 1});
+  EXPECT_EQ(snapshot.entries()[0].Key(), "first");
+  EXPECT_EQ(snapshot.entries()[1].Key(), "s_0");
+  EXPECT_EQ(snapshot.entries()[1].value, 0);
+  EXPECT_EQ(snapshot.entries()[kMore].Key(), "s_99999");
+}
+
 }  // namespace
 }  // namespace metricsgate::storage
